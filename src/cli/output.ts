@@ -1,0 +1,67 @@
+/** Human output: sizes, durations, tables, and progress lines that only a terminal sees. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (Math.abs(v) >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${Math.round(s - m * 60)}s`;
+}
+
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+export interface Output {
+  json: boolean;
+  quiet: boolean;
+  /** progress only on a terminal and not quiet */
+  readonly progress: boolean;
+  print(line: string): void;
+  printJson(value: unknown): void;
+  warn(line: string): void;
+  status(line: string): void;
+  clearStatus(): void;
+}
+
+export function makeOutput(json: boolean, quiet: boolean): Output {
+  const tty = process.stderr.isTTY === true;
+  let statusShown = false;
+  return {
+    json,
+    quiet,
+    progress: tty && !quiet && !json,
+    print(line) {
+      if (!quiet || json) process.stdout.write(line + '\n');
+    },
+    printJson(value) {
+      process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+    },
+    warn(line) {
+      this.clearStatus();
+      process.stderr.write(`warning: ${line}\n`);
+    },
+    status(line) {
+      if (!this.progress) return;
+      const width = process.stderr.columns ?? 100;
+      process.stderr.write('\r\x1b[K' + line.slice(0, width - 1));
+      statusShown = true;
+    },
+    clearStatus() {
+      if (statusShown) process.stderr.write('\r\x1b[K');
+      statusShown = false;
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import pLimit from 'p-limit';
+import { OcvaultError } from '../errors/OcvaultError.js';
+import type { Repository } from '../repo/repository.js';
+import { decodePackHeader, headerReadGuess, type PackEntry } from '../repo/pack.js';
+import type { IndexSegment } from '../repo/indexSegment.js';
+
+export interface RepairIndexResult {
+  packs: number;
+  blobs: number;
+  damagedPacks: string[];
+  segmentsWritten: number;
+  segmentsRemoved: number;
+}
+
+/** Reads a pack's header from its tail, reading more when the first guess was short. */
+export async function readPackHeader(repo: Repository, name: string, size: number): Promise<PackEntry[]> {
+  let want = Math.min(size, headerReadGuess());
+  for (;;) {
+    const tail = await repo.backend.load('data', name, { offset: size - want, length: want });
+    const r = decodePackHeader(tail, size, repo.sealer, name);
+    if (Array.isArray(r)) return r;
+    if (r.need <= want) throw new OcvaultError('CorruptObject', `pack ${name} has a malformed header`, { pack: name });
+    want = r.need;
+  }
+}
+
+/**
+ * Rebuilds the index segments from the pack headers alone: writes new segments that
+ * supersede every old one, then deletes the old ones (readers ignore superseded segments,
+ * so an interruption between the two steps leaves a valid repository).
+ */
+export async function repairIndex(repo: Repository, onDamaged?: (pack: string, why: string) => void): Promise<RepairIndexResult> {
+  await repo.lockExclusive();
+  const old = (await repo.backend.list('index')).map((o) => o.name);
+  const packs = await repo.backend.list('data');
+  const limit = pLimit(8);
+  const damaged: string[] = [];
+  const found = await Promise.all(
+    packs.map((p) =>
+      limit(async () => {
+        try {
+          return { id: p.name, size: p.size, blobs: await readPackHeader(repo, p.name, p.size) };
+        } catch (e) {
+          if (!(e instanceof OcvaultError)) throw e;
+          damaged.push(p.name);
+          onDamaged?.(p.name, e.message);
+          return undefined;
+        }
+      }),
+    ),
+  );
+  const good = found.filter((p): p is NonNullable<typeof p> => p !== undefined);
+  const segments: IndexSegment[] = [];
+  for (let i = 0; i < good.length || i === 0; i += 256) segments.push({ version: 1, supersedes: [], packs: good.slice(i, i + 256) });
+  segments[0]!.supersedes = old;
+  repo.index.clearBlobs();
+  for (const seg of segments) await repo.saveIndexSegment(seg);
+  for (const name of old) await repo.backend.remove('index', name);
+  return { packs: good.length, blobs: good.reduce((n, p) => n + p.blobs.length, 0), damagedPacks: damaged, segmentsWritten: segments.length, segmentsRemoved: old.length };
+}

@@ -1,0 +1,35 @@
+import { OcvaultError } from '../errors/OcvaultError.js';
+import type { Repository } from '../repo/repository.js';
+import { Restorer, type RestoreProgress } from '../sources/files/restorer.js';
+import { parsePattern } from '../sources/files/glob.js';
+
+export interface RestoreOptions {
+  snapshot: string;
+  target: string;
+  includes: string[];
+  onProgress?: (p: RestoreProgress, total: number) => void;
+}
+
+export interface RestoreResult {
+  id: string;
+  progress: RestoreProgress;
+}
+
+/** Restores a snapshot's files under the target directory. */
+export async function restore(repo: Repository, opts: RestoreOptions): Promise<RestoreResult> {
+  const { id, snapshot } = repo.resolveSnapshot(opts.snapshot);
+  if (!snapshot.tree) throw new OcvaultError('Usage', `snapshot ${id.slice(0, 8)} holds no files`);
+  repo.startWorkers();
+  const restorer = new Restorer(repo, { includes: opts.includes.map(parsePattern), owners: process.getuid?.() === 0 });
+  const total = await restorer.plan(snapshot.tree, opts.target);
+  let last = 0;
+  await restorer.run(opts.target, () => {
+    const now = Date.now();
+    if (opts.onProgress && now - last > 100) {
+      last = now;
+      opts.onProgress(restorer.progress, total);
+    }
+  });
+  opts.onProgress?.(restorer.progress, total);
+  return { id, progress: restorer.progress };
+}

@@ -1,0 +1,48 @@
+import { compress, decompress } from 'zstd-napi';
+import { OcvaultError } from '../errors/OcvaultError.js';
+
+/**
+ * The plaintext inside a sealed blob: one flag byte (0 raw, 1 zstd) then the bytes. Blobs are
+ * stored raw when compression saves less than 1/32 of their size (images, archives).
+ */
+const RAW = 0;
+const ZSTD = 1;
+
+/** Compresses a 64 KiB sample first, so incompressible chunks cost little CPU. */
+const SAMPLE = 64 * 1024;
+
+function worthCompressing(data: Uint8Array, level: number): boolean {
+  if (data.length <= SAMPLE * 2) return true;
+  const mid = Math.floor(data.length / 2);
+  const sample = data.subarray(mid, mid + SAMPLE);
+  return compress(sample, { compressionLevel: level }).length < SAMPLE - SAMPLE / 32;
+}
+
+export function encodeBlobPlain(data: Uint8Array, level: number): Buffer {
+  if (data.length >= 64 && worthCompressing(data, level)) {
+    const z = compress(data, { compressionLevel: level });
+    if (z.length < data.length - (data.length >> 5)) {
+      const out = Buffer.allocUnsafe(z.length + 1);
+      out[0] = ZSTD;
+      z.copy(out, 1);
+      return out;
+    }
+  }
+  const out = Buffer.allocUnsafe(data.length + 1);
+  out[0] = RAW;
+  out.set(data, 1);
+  return out;
+}
+
+export function decodeBlobPlain(plain: Buffer, what: string): Buffer {
+  if (plain.length === 0) throw new OcvaultError('CorruptObject', `${what} is empty`, { what });
+  if (plain[0] === RAW) return plain.subarray(1);
+  if (plain[0] === ZSTD) {
+    try {
+      return decompress(plain.subarray(1));
+    } catch {
+      throw new OcvaultError('CorruptObject', `${what} does not decompress`, { what });
+    }
+  }
+  throw new OcvaultError('CorruptObject', `${what} has an unknown encoding ${plain[0]}`, { what });
+}

@@ -1,0 +1,224 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import * as fs from 'node:fs';
+import { blake3, prepareHashKey, type Blake3 } from './hash.js';
+import { makeChunker, type Chunker } from './chunker.js';
+import { makeSealer, type Sealer } from './sealer.js';
+import { decodeBlobPlain, encodeBlobPlain } from './blobCodec.js';
+import { LocalIndex } from './localIndex.js';
+import type { FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
+
+/**
+ * A blob worker: chunks files and streams, hashes, compresses and seals the chunks that are
+ * not stored yet, and opens blobs for restore. The main thread only decides and writes.
+ */
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const READ = 8 * 1024 * 1024;
+/** Sealed bytes a task may have in flight before it waits for the main thread to take them. */
+const CREDIT = 48 * 1024 * 1024;
+
+let hasher: Blake3;
+let sealer: Sealer;
+let fileChunker: Chunker;
+let dbChunker: Chunker;
+let index: LocalIndex | undefined;
+const idKey = Buffer.from(init.idKey);
+/** ids this worker sealed during this run, so repeats inside a run are not sealed twice */
+const sealedHere = new Set<string>();
+
+const acks = new Map<number, () => void>();
+
+function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+function known(id: string): boolean {
+  if (sealedHere.has(id)) return true;
+  if (!index) {
+    try {
+      index = LocalIndex.openReadonly(init.indexFile);
+    } catch {
+      return false;
+    }
+  }
+  return index.has(id);
+}
+
+/** Chunks one byte sequence incrementally; used by both files and pushed streams. */
+class ChunkStream {
+  readonly content: string[] = [];
+  private pending: NewBlob[] = [];
+  private pendingBytes = 0;
+  private inFlight = 0;
+
+  constructor(private readonly task: number, private readonly chunker: Chunker) {}
+
+  /** Cuts every complete chunk of buf[start,end); returns where the unconsumed tail begins. */
+  cutAll(buf: Buffer, start: number, end: number, eof: boolean): number {
+    const max = this.chunker.params.max;
+    while (start < end && (eof || end - start >= max)) {
+      const n = this.chunker.cut(buf, start, end);
+      this.add(buf.subarray(start, start + n));
+      start += n;
+    }
+    return start;
+  }
+
+  private add(chunk: Buffer): void {
+    const id = hasher.keyed(idKey, chunk).toString('hex');
+    this.content.push(id);
+    if (known(id)) return;
+    sealedHere.add(id);
+    const sealed = sealer.seal(encodeBlobPlain(chunk, init.compressionLevel));
+    this.pending.push({ id, sealed, rawLength: chunk.length });
+    this.pendingBytes += sealed.length;
+  }
+
+  /** Sends what is sealed; waits for the main thread when too much is unacknowledged. */
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const blobs = this.pending;
+    this.pending = [];
+    this.inFlight += this.pendingBytes;
+    this.pendingBytes = 0;
+    const transfer = blobs.map((b) => b.sealed.buffer as ArrayBuffer).filter((b, i, all) => all.indexOf(b) === i);
+    post({ task: this.task, kind: 'blobs', blobs }, transfer);
+    if (this.inFlight > CREDIT) {
+      await new Promise<void>((resolve) => acks.set(this.task, resolve));
+      this.inFlight = 0;
+    }
+  }
+
+  get pendingSize(): number {
+    return this.pendingBytes;
+  }
+}
+
+function statOf(st: fs.BigIntStats): FileStat {
+  return { size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: Number(st.ino) };
+}
+
+async function chunkFile(task: number, file: string | Uint8Array): Promise<void> {
+  const fd = fs.openSync(typeof file === 'string' ? file : Buffer.from(file), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const before = statOf(fs.fstatSync(fd, { bigint: true }));
+    const stream = new ChunkStream(task, fileChunker);
+    const max = fileChunker.params.max;
+    const buf = Buffer.allocUnsafe(Math.max(2 * max, READ + max));
+    let start = 0;
+    let end = 0;
+    let eof = false;
+    let size = 0;
+    for (;;) {
+      if (!eof && end - start < max) {
+        if (start > 0) {
+          buf.copy(buf, 0, start, end);
+          end -= start;
+          start = 0;
+        }
+        while (!eof && end < buf.length) {
+          const n = fs.readSync(fd, buf, end, buf.length - end, null);
+          if (n === 0) eof = true;
+          end += n;
+          size += n;
+        }
+      }
+      if (start >= end && eof) break;
+      start = stream.cutAll(buf, start, end, eof);
+      // The sealed blobs own their memory, so the read buffer can be reused after a flush.
+      if (stream.pendingSize > 8 * 1024 * 1024 || eof) await stream.flush();
+    }
+    await stream.flush();
+    const after = statOf(fs.fstatSync(fd, { bigint: true }));
+    post({ task, kind: 'chunked', content: stream.content, size, before, after });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Pushed streams (database rows): bytes arrive in pieces from the main thread. */
+const streams = new Map<number, { stream: ChunkStream; buf: Buffer; start: number; end: number; size: number }>();
+
+async function streamPush(task: number, bytes: Uint8Array): Promise<void> {
+  const s = streams.get(task)!;
+  let offset = 0;
+  while (offset < bytes.length) {
+    if (s.end === s.buf.length) {
+      s.buf.copy(s.buf, 0, s.start, s.end);
+      s.end -= s.start;
+      s.start = 0;
+    }
+    const n = Math.min(bytes.length - offset, s.buf.length - s.end);
+    s.buf.set(bytes.subarray(offset, offset + n), s.end);
+    s.end += n;
+    s.size += n;
+    offset += n;
+    s.start = s.stream.cutAll(s.buf, s.start, s.end, false);
+  }
+  await s.stream.flush();
+  post({ task, kind: 'streamAck' });
+}
+
+async function streamEnd(task: number): Promise<void> {
+  const s = streams.get(task)!;
+  s.stream.cutAll(s.buf, s.start, s.end, true);
+  await s.stream.flush();
+  streams.delete(task);
+  const st: FileStat = { size: s.size, mtimeNs: '0', ctimeNs: '0', inode: 0 };
+  post({ task, kind: 'chunked', content: s.stream.content, size: s.size, before: st, after: st });
+}
+
+function openBlob(task: number, id: string, sealed: Uint8Array, what: string): void {
+  const plain = decodeBlobPlain(sealer.open(sealed, what), what);
+  const actual = hasher.keyed(idKey, plain).toString('hex');
+  if (actual !== id) {
+    post({ task, kind: 'failed', error: { message: `${what} does not match its id (content damaged)`, code: 'CorruptObject' } });
+    return;
+  }
+  const out = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength ? plain : Buffer.from(plain);
+  post({ task, kind: 'opened', plain: out }, [out.buffer as ArrayBuffer]);
+}
+
+function fail(task: number, e: unknown): void {
+  const err = e as { message?: string; code?: string };
+  const code = typeof err.code === 'string' ? err.code : undefined;
+  const isErrno = code !== undefined && /^E[A-Z]+$/.test(code);
+  post({ task, kind: 'failed', error: { message: err.message ?? String(e), code: isErrno ? undefined : code, errno: isErrno ? code : undefined } });
+}
+
+const ready = (async () => {
+  hasher = await blake3();
+  await prepareHashKey(idKey);
+  sealer = makeSealer(init.cipher, Buffer.from(init.encryptionKey));
+  fileChunker = makeChunker(init.chunkerKey, init.fileChunks);
+  dbChunker = makeChunker(init.chunkerKey, init.dbChunks);
+})();
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.kind === 'ack') {
+    const resolve = acks.get(msg.task);
+    acks.delete(msg.task);
+    resolve?.();
+    return;
+  }
+  void ready
+    .then(async () => {
+      switch (msg.kind) {
+        case 'chunkFile':
+          return chunkFile(msg.task, msg.path);
+        case 'streamStart': {
+          const chunker = msg.chunks === 'db' ? dbChunker : fileChunker;
+          streams.set(msg.task, { stream: new ChunkStream(msg.task, chunker), buf: Buffer.allocUnsafe(chunker.params.max * 2), start: 0, end: 0, size: 0 });
+          post({ task: msg.task, kind: 'streamAck' });
+          return;
+        }
+        case 'streamPush':
+          return streamPush(msg.task, msg.bytes);
+        case 'streamEnd':
+          return streamEnd(msg.task);
+        case 'openBlob':
+          return openBlob(msg.task, msg.id, msg.sealed, msg.what);
+      }
+    })
+    .catch((e: unknown) => fail(msg.task, e));
+});

@@ -1,0 +1,43 @@
+import type { ChunkerParams } from './config.js';
+import type { Cipher } from './sealer.js';
+
+/** Messages between the main thread and the blob workers (see blobWorker.ts). */
+export interface WorkerInit {
+  cipher: Cipher;
+  encryptionKey: Uint8Array;
+  idKey: Uint8Array;
+  chunkerKey: Uint8Array;
+  fileChunks: ChunkerParams;
+  dbChunks: ChunkerParams;
+  compressionLevel: number;
+  /** the SQLite index to consult (read-only) for blobs already stored */
+  indexFile: string;
+}
+
+export interface NewBlob {
+  id: string;
+  sealed: Uint8Array;
+  rawLength: number;
+}
+
+export type ToWorker =
+  | { task: number; kind: 'chunkFile'; path: string | Uint8Array }
+  | { task: number; kind: 'streamStart'; chunks: 'file' | 'db' }
+  | { task: number; kind: 'streamPush'; bytes: Uint8Array }
+  | { task: number; kind: 'streamEnd' }
+  | { task: number; kind: 'openBlob'; id: string; sealed: Uint8Array; what: string }
+  | { task: number; kind: 'ack' };
+
+export interface FileStat {
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  inode: number;
+}
+
+export type FromWorker =
+  | { task: number; kind: 'blobs'; blobs: NewBlob[] }
+  | { task: number; kind: 'chunked'; content: string[]; size: number; before: FileStat; after: FileStat }
+  | { task: number; kind: 'opened'; plain: Uint8Array }
+  | { task: number; kind: 'streamAck' }
+  | { task: number; kind: 'failed'; error: { message: string; code?: string; errno?: string } };

@@ -1,0 +1,172 @@
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { OcvaultError, type ErrorCode } from '../errors/OcvaultError.js';
+import type { FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
+
+export interface ChunkedContent {
+  content: string[];
+  size: number;
+  before: FileStat;
+  after: FileStat;
+}
+
+/** Receives the new sealed blobs of a task; the worker waits for it before sending more. */
+export type BlobSink = (blobs: NewBlob[]) => Promise<void> | void;
+
+interface Pending {
+  worker: Slot;
+  sink?: BlobSink;
+  resolve: (m: FromWorker) => void;
+  reject: (e: Error) => void;
+  /** serializes sink calls so blobs are stored in the order they were cut */
+  chain: Promise<void>;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+}
+
+function toError(err: { message: string; code?: string; errno?: string }): Error {
+  if (err.code && err.code !== 'undefined') return new OcvaultError(err.code as ErrorCode, err.message);
+  const e = new Error(err.message) as Error & { code?: string };
+  if (err.errno) e.code = err.errno;
+  return e;
+}
+
+/**
+ * The pool of blob workers. Tasks go to the least busy worker; chunking tasks stream their
+ * new blobs back through a sink with backpressure.
+ */
+export class BlobWorkers {
+  private readonly slots: Slot[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextTask = 1;
+  private closed = false;
+
+  constructor(init: WorkerInit, count = Math.max(1, Math.min(availableParallelism(), 8))) {
+    const url = new URL('./blobWorker.js', import.meta.url);
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(url, { workerData: init });
+      const slot: Slot = { worker, busy: 0 };
+      worker.on('message', (m: FromWorker) => this.onMessage(m));
+      worker.on('error', (e) => this.failAll(slot, e));
+      worker.on('exit', (code) => {
+        if (!this.closed) this.failAll(slot, new Error(`blob worker exited with code ${code}`));
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  private failAll(slot: Slot, e: Error): void {
+    for (const [task, p] of this.pending) {
+      if (p.worker === slot) {
+        this.pending.delete(task);
+        p.reject(e);
+      }
+    }
+  }
+
+  private onMessage(m: FromWorker): void {
+    const p = this.pending.get(m.task);
+    if (!p) return;
+    if (m.kind === 'blobs') {
+      const sink = p.sink;
+      p.chain = p.chain
+        .then(() => sink?.(m.blobs))
+        .then(() => p.worker.worker.postMessage({ task: m.task, kind: 'ack' } satisfies ToWorker))
+        .catch((e: unknown) => {
+          this.pending.delete(m.task);
+          p.worker.busy--;
+          p.reject(e instanceof Error ? e : new Error(String(e)));
+        });
+      return;
+    }
+    // The final answer waits for the sink to have taken every blob of the task.
+    void p.chain.then(() => {
+      if (!this.pending.has(m.task)) return;
+      if (m.kind === 'streamAck') {
+        p.resolve(m);
+        return;
+      }
+      this.pending.delete(m.task);
+      p.worker.busy--;
+      if (m.kind === 'failed') p.reject(toError(m.error));
+      else p.resolve(m);
+    });
+  }
+
+  private pick(): Slot {
+    let best = this.slots[0]!;
+    for (const s of this.slots) if (s.busy < best.busy) best = s;
+    return best;
+  }
+
+  private send(slot: Slot, task: number, msg: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
+    return new Promise((resolve, reject) => {
+      const existing = this.pending.get(task);
+      if (existing) {
+        existing.resolve = resolve;
+        existing.reject = reject;
+      }
+      slot.worker.postMessage(msg, transfer);
+    });
+  }
+
+  private start(sink?: BlobSink): { task: number; slot: Slot } {
+    if (this.closed) throw new Error('blob workers are closed');
+    const slot = this.pick();
+    slot.busy++;
+    const task = this.nextTask++;
+    this.pending.set(task, { worker: slot, sink, resolve: () => undefined, reject: () => undefined, chain: Promise.resolve() });
+    return { task, slot };
+  }
+
+  /** Chunks a file in a worker; new blobs go to `sink`; resolves with the content list. */
+  async chunkFile(path: string | Uint8Array, sink: BlobSink): Promise<ChunkedContent> {
+    const { task, slot } = this.start(sink);
+    const m = await this.send(slot, task, { task, kind: 'chunkFile', path });
+    if (m.kind !== 'chunked') throw new Error(`unexpected worker answer ${m.kind}`);
+    return { content: m.content, size: m.size, before: m.before, after: m.after };
+  }
+
+  /** Opens (decrypts, decompresses, verifies) one sealed blob in a worker. */
+  async openBlob(id: string, sealed: Buffer, what: string): Promise<Buffer> {
+    const { task, slot } = this.start();
+    const copy = sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength ? sealed : Buffer.from(sealed);
+    const m = await this.send(slot, task, { task, kind: 'openBlob', id, sealed: copy, what }, [copy.buffer as ArrayBuffer]);
+    if (m.kind !== 'opened') throw new Error(`unexpected worker answer ${m.kind}`);
+    return Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength);
+  }
+
+  /** A pushed byte stream chunked in one worker (database rows); `chunks` picks the sizes. */
+  async openStream(chunks: 'file' | 'db', sink: BlobSink): Promise<ChunkWriter> {
+    const { task, slot } = this.start(sink);
+    await this.send(slot, task, { task, kind: 'streamStart', chunks });
+    return {
+      push: async (bytes: Uint8Array) => {
+        await this.send(slot, task, { task, kind: 'streamPush', bytes });
+      },
+      end: async () => {
+        const m = await this.send(slot, task, { task, kind: 'streamEnd' });
+        if (m.kind !== 'chunked') throw new Error(`unexpected worker answer ${m.kind}`);
+        return { content: m.content, size: m.size };
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
+
+/** Bytes pushed in order, chunked in a worker; `end` gives the content list. */
+export interface ChunkWriter {
+  push(bytes: Uint8Array): Promise<void>;
+  end(): Promise<{ content: string[]; size: number }>;
+}

@@ -1,0 +1,142 @@
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BlobId, BlobType } from './blobId.js';
+import type { IndexSegment } from './indexSegment.js';
+import type { Snapshot } from './snapshot.js';
+
+/** Where a blob lives. */
+export interface BlobLocation {
+  id: BlobId;
+  type: BlobType;
+  pack: string;
+  offset: number;
+  length: number;
+  rawLength: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS packs (id TEXT PRIMARY KEY, size INTEGER NOT NULL, segment TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (
+  id BLOB NOT NULL, pack TEXT NOT NULL, type INTEGER NOT NULL,
+  offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
+  PRIMARY KEY (id, pack)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (id TEXT PRIMARY KEY, time TEXT NOT NULL, body TEXT NOT NULL);
+`;
+
+/**
+ * The SQLite index in the cache directory: a copy of the index segments and the snapshot
+ * list, for fast lookups. It holds nothing the repository does not: deleting it costs a
+ * rebuild. Worker threads open it read-only to skip blobs that are already stored.
+ */
+export class LocalIndex {
+  private readonly db: Database.Database;
+  private readonly stmt: {
+    has: Database.Statement<[Buffer]>;
+    find: Database.Statement<[Buffer]>;
+    insertBlob: Database.Statement<[Buffer, string, number, number, number, number]>;
+    insertPack: Database.Statement<[string, number, string]>;
+    insertSegment: Database.Statement<[string]>;
+  };
+
+  private constructor(readonly file: string, readonly readonly: boolean) {
+    this.db = new Database(file, { readonly, fileMustExist: readonly });
+    if (!readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(SCHEMA);
+    }
+    this.db.pragma('cache_size = -32000');
+    this.stmt = {
+      has: this.db.prepare('SELECT 1 FROM blobs WHERE id = ? LIMIT 1'),
+      find: this.db.prepare('SELECT pack, type, offset, length, raw_length AS rawLength FROM blobs WHERE id = ? LIMIT 1'),
+      insertBlob: readonly ? (undefined as never) : this.db.prepare('INSERT OR IGNORE INTO blobs (id, pack, type, offset, length, raw_length) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertPack: readonly ? (undefined as never) : this.db.prepare('INSERT OR REPLACE INTO packs (id, size, segment) VALUES (?, ?, ?)'),
+      insertSegment: readonly ? (undefined as never) : this.db.prepare('INSERT OR IGNORE INTO segments (name) VALUES (?)'),
+    };
+  }
+
+  static open(dir: string): LocalIndex {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return new LocalIndex(path.join(dir, 'index.sqlite'), false);
+  }
+
+  static openReadonly(file: string): LocalIndex {
+    return new LocalIndex(file, true);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  has(id: BlobId): boolean {
+    return this.stmt.has.get(Buffer.from(id, 'hex')) !== undefined;
+  }
+
+  find(id: BlobId): BlobLocation | undefined {
+    const row = this.stmt.find.get(Buffer.from(id, 'hex')) as { pack: string; type: number; offset: number; length: number; rawLength: number } | undefined;
+    if (!row) return undefined;
+    return { id, type: row.type === 1 ? 'tree' : 'data', pack: row.pack, offset: row.offset, length: row.length, rawLength: row.rawLength };
+  }
+
+  segmentNames(): Set<string> {
+    return new Set((this.db.prepare('SELECT name FROM segments').all() as { name: string }[]).map((r) => r.name));
+  }
+
+  addSegment(name: string, seg: IndexSegment): void {
+    this.db.transaction(() => {
+      this.stmt.insertSegment.run(name);
+      for (const p of seg.packs) {
+        this.stmt.insertPack.run(p.id, p.size, name);
+        for (const b of p.blobs) this.stmt.insertBlob.run(Buffer.from(b.id, 'hex'), p.id, b.type === 'tree' ? 1 : 0, b.offset, b.length, b.rawLength);
+      }
+    })();
+  }
+
+  /** Segments that contribute packs (superseded ones are recorded empty). */
+  segmentsWithPacks(): Set<string> {
+    return new Set((this.db.prepare('SELECT DISTINCT segment FROM packs').all() as { segment: string }[]).map((r) => r.segment));
+  }
+
+  clearBlobs(): void {
+    this.db.exec('DELETE FROM blobs; DELETE FROM packs; DELETE FROM segments;');
+  }
+
+  packs(): { id: string; size: number }[] {
+    return this.db.prepare('SELECT id, size FROM packs').all() as { id: string; size: number }[];
+  }
+
+  counts(): { blobs: number; packs: number; packBytes: number; rawBytes: number; treeBlobs: number } {
+    const b = this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(raw_length),0) AS raw, COALESCE(SUM(type),0) AS trees FROM (SELECT id, MIN(raw_length) AS raw_length, MIN(type) AS type FROM blobs GROUP BY id)').get() as { n: number; raw: number; trees: number };
+    const p = this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(size),0) AS bytes FROM packs').get() as { n: number; bytes: number };
+    return { blobs: b.n, packs: p.n, packBytes: p.bytes, rawBytes: b.raw, treeBlobs: b.trees };
+  }
+
+  snapshotIds(): Set<string> {
+    return new Set((this.db.prepare('SELECT id FROM snapshots').all() as { id: string }[]).map((r) => r.id));
+  }
+
+  putSnapshot(id: string, snap: Snapshot): void {
+    this.db.prepare('INSERT OR REPLACE INTO snapshots (id, time, body) VALUES (?, ?, ?)').run(id, snap.time, JSON.stringify(snap));
+  }
+
+  removeSnapshot(id: string): void {
+    this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(id);
+  }
+
+  /** Snapshots oldest first. */
+  snapshots(): { id: string; snapshot: Snapshot }[] {
+    const rows = this.db.prepare('SELECT id, body FROM snapshots ORDER BY time, id').all() as { id: string; body: string }[];
+    return rows.map((r) => ({ id: r.id, snapshot: JSON.parse(r.body) as Snapshot }));
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+  }
+}

@@ -1,0 +1,73 @@
+import type { Backend } from '../storage/Backend.js';
+import type { Blake3 } from './hash.js';
+import type { Sealer } from './sealer.js';
+import type { BlobId, BlobType } from './blobId.js';
+import { encodePackHeader, type PackEntry } from './pack.js';
+
+export interface WrittenPack {
+  id: string;
+  size: number;
+  blobs: PackEntry[];
+}
+
+/**
+ * Gathers sealed blobs into packs of about `packSize` bytes and stores each finished pack
+ * under the hash of its bytes. Uploads run in the background, at most `parallel` at once.
+ */
+export class PackWriter {
+  private parts: Buffer[] = [];
+  private entries: PackEntry[] = [];
+  private bytes = 0;
+  private readonly uploads = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly sealer: Sealer,
+    private readonly hasher: Blake3,
+    private readonly packSize: number,
+    private readonly onPack: (p: WrittenPack) => void,
+    private readonly parallel = 2,
+  ) {}
+
+  /** Bytes waiting in the open pack. */
+  get buffered(): number {
+    return this.bytes;
+  }
+
+  async add(id: BlobId, type: BlobType, sealed: Buffer, rawLength: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.entries.push({ id, type, offset: this.bytes, length: sealed.length, rawLength });
+    this.parts.push(sealed);
+    this.bytes += sealed.length;
+    if (this.bytes >= this.packSize) await this.finishPack();
+  }
+
+  private async finishPack(): Promise<void> {
+    if (this.entries.length === 0) return;
+    const entries = this.entries;
+    const parts = this.parts;
+    this.entries = [];
+    this.parts = [];
+    this.bytes = 0;
+    parts.push(encodePackHeader(entries, this.sealer));
+    const pack = Buffer.concat(parts);
+    const id = this.hasher.plain(pack).toString('hex');
+    while (this.uploads.size >= this.parallel) await Promise.race(this.uploads);
+    const upload = this.backend
+      .save('data', id, pack)
+      .then(() => this.onPack({ id, size: pack.length, blobs: entries }))
+      .catch((e: unknown) => {
+        this.failure ??= e;
+      })
+      .finally(() => this.uploads.delete(upload));
+    this.uploads.add(upload);
+  }
+
+  /** Finishes the open pack and waits for every upload; throws the first upload failure. */
+  async flush(): Promise<void> {
+    await this.finishPack();
+    await Promise.all(this.uploads);
+    if (this.failure) throw this.failure;
+  }
+}

@@ -1,0 +1,106 @@
+import { hostname, userInfo } from 'node:os';
+import { OcvaultError } from '../errors/OcvaultError.js';
+import type { Backend } from '../storage/Backend.js';
+import type { Blake3 } from './hash.js';
+import type { Sealer } from './sealer.js';
+import { conflicts, decodeLock, encodeLock, isStale, REFRESH_MS, STALE_MS, type Lock } from './lock.js';
+import { openObject, sealObject } from './objectCodec.js';
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return '';
+  }
+}
+
+/** A lock this process holds, refreshed in the background until released. */
+export class HeldLock {
+  private timer: NodeJS.Timeout | undefined;
+  private lostError: OcvaultError | undefined;
+  private lastRefresh = Date.now();
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly store: (l: Lock) => Promise<string>,
+    private name: string,
+    readonly exclusive: boolean,
+  ) {
+    this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
+    this.timer.unref();
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const fresh = await this.store(newLock(this.exclusive));
+      const old = this.name;
+      this.name = fresh;
+      this.lastRefresh = Date.now();
+      await this.backend.remove('locks', old);
+    } catch (e) {
+      if (Date.now() - this.lastRefresh > STALE_MS - REFRESH_MS) {
+        this.lostError = new OcvaultError('LockLost', `the repository lock could not be refreshed (${e instanceof Error ? e.message : String(e)}); stopping rather than risk data`);
+      }
+    }
+  }
+
+  /** Throws when the lock could not be kept; called before anything is made visible. */
+  check(): void {
+    if (this.lostError) throw this.lostError;
+    if (Date.now() - this.lastRefresh > STALE_MS - REFRESH_MS) {
+      throw new OcvaultError('LockLost', 'the repository lock was not refreshed in time; stopping rather than risk data');
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.backend.remove('locks', this.name);
+  }
+}
+
+export function newLock(exclusive: boolean): Lock {
+  return { version: 1, time: new Date().toISOString(), host: hostname(), pid: process.pid, user: currentUser(), exclusive };
+}
+
+/**
+ * Takes a shared or exclusive lock: removes stale locks of dead processes on this host,
+ * stores ours, then looks again so that two racing processes cannot both win.
+ */
+export async function acquireLock(backend: Backend, sealer: Sealer, hasher: Blake3, exclusive: boolean): Promise<HeldLock> {
+  const store = async (l: Lock): Promise<string> => {
+    const bytes = sealObject(sealer, encodeLock(l), 0);
+    const name = hasher.plain(bytes).toString('hex');
+    await backend.save('locks', name, bytes);
+    return name;
+  };
+  const blocking = async (mine?: string): Promise<Lock | undefined> => {
+    const now = Date.now();
+    for (const info of await backend.list('locks')) {
+      if (info.name === mine) continue;
+      let lock: Lock;
+      try {
+        lock = decodeLock(openObject(sealer, await backend.load('locks', info.name), `lock ${info.name}`), info.name);
+      } catch (e) {
+        if (e instanceof OcvaultError && e.code === 'ObjectNotFound') continue;
+        throw e;
+      }
+      if (isStale(lock, now, hostname())) {
+        if (lock.host === hostname() && now - Date.parse(lock.time) <= STALE_MS) await backend.remove('locks', info.name);
+        continue;
+      }
+      if (conflicts({ exclusive }, lock)) return lock;
+    }
+    return undefined;
+  };
+  const describe = (l: Lock): string => `${l.exclusive ? 'exclusively' : 'shared'} by ${l.user ? l.user + '@' : ''}${l.host} pid ${l.pid} since ${l.time}`;
+  const before = await blocking();
+  if (before) throw new OcvaultError('Locked', `repository ${backend.location} is locked ${describe(before)}`, { host: before.host, pid: before.pid });
+  const name = await store(newLock(exclusive));
+  const after = await blocking(name);
+  if (after) {
+    await backend.remove('locks', name);
+    throw new OcvaultError('Locked', `repository ${backend.location} is locked ${describe(after)}`, { host: after.host, pid: after.pid });
+  }
+  return new HeldLock(backend, store, name, exclusive);
+}

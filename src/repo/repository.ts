@@ -1,0 +1,386 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import pLimit from 'p-limit';
+import { OcvaultError } from '../errors/OcvaultError.js';
+import type { Backend } from '../storage/Backend.js';
+import { CONFIG_NAME } from '../storage/Backend.js';
+import { blake3, prepareHashKey, type Blake3 } from './hash.js';
+import { makeSealer, type Cipher, type Sealer } from './sealer.js';
+import { newMasterKey, type MasterKey } from './masterKey.js';
+import { createKeyFile, decodeKeyFile, encodeKeyFile, unlockKeyFile } from './keyFile.js';
+import { decodeRepoConfig, encodeRepoConfig, newRepoConfig, type RepoConfig } from './config.js';
+import { LocalIndex, type BlobLocation } from './localIndex.js';
+import { PackWriter, type WrittenPack } from './packWriter.js';
+import { decodeIndexSegment, encodeIndexSegment, type IndexSegment } from './indexSegment.js';
+import { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.js';
+import { decodeBlobPlain, encodeBlobPlain } from './blobCodec.js';
+import { openObject, sealObject } from './objectCodec.js';
+import { acquireLock, type HeldLock } from './repoLock.js';
+import { BlobWorkers } from './blobWorkers.js';
+import type { NewBlob } from './blobWorkerProtocol.js';
+import type { BlobId, BlobType } from './blobId.js';
+
+export interface OpenOptions {
+  /** undefined: the repository must be unencrypted */
+  password?: string;
+  /** base cache directory; the index lives in <cacheDir>/<repository id> */
+  cacheDir?: string;
+}
+
+export interface InitOptions extends OpenOptions {
+  cipher?: Cipher;
+  /** smaller chunks or packs, for tests */
+  configOverrides?: Partial<Pick<RepoConfig, 'chunker' | 'dbChunker' | 'packSize'>>;
+}
+
+/** Packs per index segment written while a backup runs, so a crash loses little. */
+const PACKS_PER_SEGMENT = 16;
+
+export function defaultCacheDir(): string {
+  if (process.env.OCVAULT_CACHE_DIR) return process.env.OCVAULT_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'ocvault');
+}
+
+/**
+ * An open repository: keys, the local index, blob saving and loading, snapshots and locks.
+ * Objects are written packs first, then index segments, then snapshots (DESIGN.md).
+ */
+export class Repository {
+  private packWriter: PackWriter;
+  private written: WrittenPack[] = [];
+  /** blobs stored (or being stored) in this session that the index does not list yet */
+  private readonly pendingIds = new Set<string>();
+  private segmentWrites: Promise<void> = Promise.resolve();
+  private workers: BlobWorkers | undefined;
+  private lock: HeldLock | undefined;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: RepoConfig,
+    readonly master: MasterKey,
+    readonly keyName: string,
+    readonly hasher: Blake3,
+    readonly sealer: Sealer,
+    readonly index: LocalIndex,
+    readonly cacheDir: string,
+  ) {
+    this.packWriter = this.newPackWriter();
+  }
+
+  private newPackWriter(): PackWriter {
+    return new PackWriter(this.backend, this.sealer, this.hasher, this.config.packSize, (p) => this.onPackWritten(p));
+  }
+
+  static async init(backend: Backend, opts: InitOptions): Promise<Repository> {
+    const cipher: Cipher = opts.password === undefined ? 'none' : (opts.cipher ?? 'aes-256-gcm');
+    if (cipher !== 'none' && opts.password === undefined) throw new OcvaultError('NoPassword', 'a password is needed to create an encrypted repository');
+    await backend.create();
+    const config = { ...newRepoConfig(cipher), ...opts.configOverrides };
+    const master = newMasterKey();
+    const hasher = await blake3();
+    const keyBytes = encodeKeyFile(await createKeyFile(master, cipher === 'none' ? undefined : opts.password));
+    await backend.save('keys', hasher.plain(keyBytes).toString('hex'), keyBytes);
+    await backend.save('config', CONFIG_NAME, encodeRepoConfig(config));
+    return Repository.open(backend, opts);
+  }
+
+  static async open(backend: Backend, opts: OpenOptions): Promise<Repository> {
+    let configBytes: Buffer;
+    try {
+      configBytes = await backend.load('config', CONFIG_NAME);
+    } catch (e) {
+      if (e instanceof OcvaultError && e.code === 'ObjectNotFound') {
+        throw new OcvaultError('RepositoryNotFound', `no repository at ${backend.location} (run 'ocvault init' first)`, { location: backend.location });
+      }
+      throw e;
+    }
+    const config = decodeRepoConfig(configBytes);
+    const hasher = await blake3();
+    const { master, keyName } = await unlockMaster(backend, config, opts.password);
+    await prepareHashKey(master.id);
+    const sealer = makeSealer(config.cipher, master.encryption);
+    const cacheDir = path.join(opts.cacheDir ?? defaultCacheDir(), config.id);
+    let index: LocalIndex;
+    try {
+      index = LocalIndex.open(cacheDir);
+    } catch (e) {
+      throw new OcvaultError('StorageError', `cannot open the local index in ${cacheDir}: ${e instanceof Error ? e.message : String(e)}`, { cacheDir });
+    }
+    const repo = new Repository(backend, config, master, keyName, hasher, sealer, index, cacheDir);
+    await repo.syncIndex();
+    await repo.syncSnapshots();
+    return repo;
+  }
+
+  // ---------- keys ----------
+
+  async addKey(password: string): Promise<string> {
+    if (this.config.cipher === 'none') throw new OcvaultError('Usage', 'this repository is not encrypted; it has no passwords');
+    const bytes = encodeKeyFile(await createKeyFile(this.master, password));
+    const name = this.hasher.plain(bytes).toString('hex');
+    await this.backend.save('keys', name, bytes);
+    return name;
+  }
+
+  async removeKey(name: string): Promise<void> {
+    await this.backend.remove('keys', name);
+  }
+
+  // ---------- locks ----------
+
+  async lockShared(): Promise<void> {
+    this.lock = await acquireLock(this.backend, this.sealer, this.hasher, false);
+  }
+
+  async lockExclusive(): Promise<void> {
+    this.lock = await acquireLock(this.backend, this.sealer, this.hasher, true);
+  }
+
+  checkLock(): void {
+    this.lock?.check();
+  }
+
+  // ---------- the local index ----------
+
+  /** Brings the SQLite index up to date with index/ in the repository. */
+  async syncIndex(): Promise<void> {
+    const remote = new Set((await this.backend.list('index')).map((o) => o.name));
+    const loaded = this.index.segmentNames();
+    const owning = this.index.segmentsWithPacks();
+    let rebuild = false;
+    for (const name of loaded) if (!remote.has(name) && owning.has(name)) rebuild = true;
+    if (rebuild) this.index.clearBlobs();
+    const have = rebuild ? new Set<string>() : loaded;
+    const todo = [...remote].filter((n) => !have.has(n));
+    const limit = pLimit(8);
+    const segments = await Promise.all(todo.map((name) => limit(async () => ({ name, seg: await this.loadIndexSegment(name) }))));
+    const superseded = new Set(segments.flatMap((s) => s.seg.supersedes));
+    if ([...superseded].some((n) => have.has(n) && owning.has(n))) {
+      this.index.clearBlobs();
+      return this.syncIndex();
+    }
+    for (const { name, seg } of segments) {
+      this.index.addSegment(name, superseded.has(name) ? { ...seg, packs: [] } : seg);
+    }
+  }
+
+  async loadIndexSegment(name: string): Promise<IndexSegment> {
+    const bytes = await this.backend.load('index', name);
+    this.verifyName('index', name, bytes);
+    return decodeIndexSegment(openObject(this.sealer, bytes, `index segment ${name}`), name);
+  }
+
+  /** Stores an index segment; returns its name. */
+  async saveIndexSegment(seg: IndexSegment): Promise<string> {
+    const bytes = sealObject(this.sealer, encodeIndexSegment(seg), this.config.compression.level);
+    const name = this.hasher.plain(bytes).toString('hex');
+    await this.backend.save('index', name, bytes);
+    this.index.addSegment(name, seg);
+    return name;
+  }
+
+  private verifyName(kind: string, name: string, bytes: Buffer): void {
+    if (this.hasher.plain(bytes).toString('hex') !== name) {
+      throw new OcvaultError('CorruptObject', `${kind}/${name} is damaged (its content does not match its name)`, { object: `${kind}/${name}` });
+    }
+  }
+
+  // ---------- saving blobs ----------
+
+  private onPackWritten(p: WrittenPack): void {
+    this.written.push(p);
+    if (this.written.length >= PACKS_PER_SEGMENT) this.queueSegment();
+  }
+
+  private queueSegment(): void {
+    const packs = this.written;
+    this.written = [];
+    if (packs.length === 0) return;
+    this.segmentWrites = this.segmentWrites.then(async () => {
+      await this.saveIndexSegment({ version: 1, supersedes: [], packs });
+      for (const p of packs) for (const b of p.blobs) this.pendingIds.delete(b.id);
+    });
+  }
+
+  /** Is the blob stored already, or on its way in this session? */
+  hasBlob(id: BlobId): boolean {
+    return this.pendingIds.has(id) || this.index.has(id);
+  }
+
+  /** Adds blobs sealed by a worker, skipping any another worker stored first. Returns bytes added. */
+  async addSealed(type: BlobType, blobs: NewBlob[]): Promise<number> {
+    let added = 0;
+    for (const b of blobs) {
+      if (this.hasBlob(b.id)) continue;
+      this.pendingIds.add(b.id);
+      const sealed = Buffer.from(b.sealed.buffer, b.sealed.byteOffset, b.sealed.byteLength);
+      await this.packWriter.add(b.id, type, sealed, b.rawLength);
+      added += sealed.length;
+    }
+    return added;
+  }
+
+  /** Saves one blob from the main thread (trees, small objects). Returns its id and bytes added. */
+  async saveBlob(type: BlobType, plain: Uint8Array): Promise<{ id: BlobId; added: number }> {
+    const id = this.hasher.keyed(this.master.id, plain).toString('hex');
+    if (this.hasBlob(id)) return { id, added: 0 };
+    this.pendingIds.add(id);
+    const sealed = this.sealer.seal(encodeBlobPlain(plain, this.config.compression.level));
+    await this.packWriter.add(id, type, sealed, plain.length);
+    return { id, added: sealed.length };
+  }
+
+  /** Makes everything saved so far durable: packs, then their index segment. */
+  async flush(): Promise<void> {
+    await this.packWriter.flush();
+    this.queueSegment();
+    await this.segmentWrites;
+  }
+
+  // ---------- loading blobs ----------
+
+  locate(id: BlobId): BlobLocation {
+    const loc = this.index.find(id);
+    if (!loc) throw new OcvaultError('BlobNotFound', `blob ${id.slice(0, 12)} is not in the index (run 'ocvault repair index' or 'ocvault check')`, { blob: id });
+    return loc;
+  }
+
+  async loadSealed(loc: BlobLocation): Promise<Buffer> {
+    try {
+      return await this.backend.load('data', loc.pack, { offset: loc.offset, length: loc.length });
+    } catch (e) {
+      if (e instanceof OcvaultError && e.code === 'ObjectNotFound') {
+        throw new OcvaultError('CorruptObject', `pack ${loc.pack} is missing (it holds blob ${loc.id.slice(0, 12)})`, { pack: loc.pack, blob: loc.id });
+      }
+      throw e;
+    }
+  }
+
+  /** Loads, decrypts, decompresses and verifies a blob (in a worker when workers run). */
+  async loadBlob(id: BlobId): Promise<Buffer> {
+    const loc = this.locate(id);
+    const sealed = await this.loadSealed(loc);
+    const what = `blob ${id.slice(0, 12)} in pack ${loc.pack}`;
+    if (this.workers && loc.length > 64 * 1024) return this.workers.openBlob(id, sealed, what);
+    return this.openBlob(id, sealed, what);
+  }
+
+  openBlob(id: BlobId, sealed: Buffer, what: string): Buffer {
+    const plain = decodeBlobPlain(this.sealer.open(sealed, what), what);
+    if (this.hasher.keyed(this.master.id, plain).toString('hex') !== id) {
+      throw new OcvaultError('CorruptObject', `${what} does not match its id (content damaged)`, { blob: id });
+    }
+    return plain;
+  }
+
+  // ---------- workers ----------
+
+  /** Starts the blob worker pool (chunk, hash, compress, seal; open). */
+  startWorkers(count?: number): BlobWorkers {
+    this.workers ??= new BlobWorkers(
+      {
+        cipher: this.config.cipher,
+        encryptionKey: this.master.encryption,
+        idKey: this.master.id,
+        chunkerKey: this.master.chunker,
+        fileChunks: this.config.chunker,
+        dbChunks: this.config.dbChunker,
+        compressionLevel: this.config.compression.level,
+        indexFile: this.index.file,
+      },
+      count,
+    );
+    return this.workers;
+  }
+
+  // ---------- snapshots ----------
+
+  async syncSnapshots(): Promise<void> {
+    const remote = new Set((await this.backend.list('snapshots')).map((o) => o.name));
+    const cached = this.index.snapshotIds();
+    for (const id of cached) if (!remote.has(id)) this.index.removeSnapshot(id);
+    const limit = pLimit(8);
+    await Promise.all(
+      [...remote]
+        .filter((id) => !cached.has(id))
+        .map((id) =>
+          limit(async () => {
+            try {
+              this.index.putSnapshot(id, await this.loadSnapshot(id));
+            } catch (e) {
+              if (e instanceof OcvaultError && e.code === 'ObjectNotFound') return;
+              throw e;
+            }
+          }),
+        ),
+    );
+  }
+
+  async loadSnapshot(id: string): Promise<Snapshot> {
+    const bytes = await this.backend.load('snapshots', id);
+    this.verifyName('snapshots', id, bytes);
+    return decodeSnapshot(openObject(this.sealer, bytes, `snapshot ${id}`), id);
+  }
+
+  async saveSnapshot(s: Snapshot): Promise<string> {
+    this.checkLock();
+    const bytes = sealObject(this.sealer, encodeSnapshot(s), this.config.compression.level);
+    const id = this.hasher.plain(bytes).toString('hex');
+    await this.backend.save('snapshots', id, bytes);
+    this.index.putSnapshot(id, s);
+    return id;
+  }
+
+  /** Snapshots, oldest first. */
+  snapshots(): { id: string; snapshot: Snapshot }[] {
+    return this.index.snapshots();
+  }
+
+  /** 'latest', a full id or a unique prefix. */
+  resolveSnapshot(ref: string): { id: string; snapshot: Snapshot } {
+    const all = this.snapshots();
+    if (ref === 'latest') {
+      const last = all[all.length - 1];
+      if (!last) throw new OcvaultError('SnapshotNotFound', 'the repository has no snapshots yet');
+      return last;
+    }
+    const matches = all.filter((s) => s.id.startsWith(ref.toLowerCase()));
+    if (matches.length === 0 || ref.length === 0) throw new OcvaultError('SnapshotNotFound', `no snapshot ${ref}`, { snapshot: ref });
+    if (matches.length > 1) throw new OcvaultError('AmbiguousSnapshot', `snapshot prefix ${ref} matches ${matches.length} snapshots; give more characters`, { snapshot: ref });
+    return matches[0]!;
+  }
+
+  async close(): Promise<void> {
+    await this.workers?.close();
+    this.workers = undefined;
+    await this.lock?.release().catch(() => undefined);
+    this.lock = undefined;
+    this.index.close();
+    await this.backend.close();
+  }
+}
+
+async function unlockMaster(backend: Backend, config: RepoConfig, password: string | undefined): Promise<{ master: MasterKey; keyName: string }> {
+  const keys = await backend.list('keys');
+  if (keys.length === 0) throw new OcvaultError('CorruptObject', `repository ${backend.location} has no keys`);
+  let wrong: OcvaultError | undefined;
+  for (const k of keys) {
+    const file = decodeKeyFile(await backend.load('keys', k.name), k.name);
+    if (config.cipher === 'none' || file.kdf === 'none') {
+      if (file.kdf === 'none') return { master: await unlockKeyFile(file, undefined, k.name), keyName: k.name };
+      continue;
+    }
+    try {
+      return { master: await unlockKeyFile(file, password, k.name), keyName: k.name };
+    } catch (e) {
+      if (e instanceof OcvaultError && (e.code === 'WrongPassword' || e.code === 'NoPassword')) {
+        wrong = e;
+        if (e.code === 'NoPassword') break;
+        continue;
+      }
+      throw e;
+    }
+  }
+  throw wrong ?? new OcvaultError('WrongPassword', 'wrong password (no key in the repository opens with it)');
+}

@@ -1,0 +1,56 @@
+import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
+import { OcvaultError } from '../errors/OcvaultError.js';
+
+/** AEAD schemes a repository can use; 'none' only with an explicit --no-encryption. */
+export type Cipher = 'aes-256-gcm' | 'chacha20-poly1305' | 'none';
+
+export const CIPHERS: readonly Cipher[] = ['aes-256-gcm', 'chacha20-poly1305', 'none'];
+
+const NONCE = 12;
+const TAG = 16;
+
+/** Seals bytes as nonce || ciphertext || tag with a fresh random nonce; opens and authenticates. */
+export interface Sealer {
+  readonly cipher: Cipher;
+  readonly overhead: number;
+  seal(plain: Uint8Array): Buffer;
+  /** Throws CorruptObject naming `what` when authentication fails. */
+  open(sealed: Uint8Array, what: string): Buffer;
+}
+
+export function makeSealer(cipher: Cipher, key: Buffer): Sealer {
+  if (cipher === 'none') {
+    return {
+      cipher,
+      overhead: 0,
+      seal: (plain) => Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength),
+      open: (sealed) => Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength),
+    };
+  }
+  // Node's typings list chacha20-poly1305 apart from the GCM names; both take the same options.
+  if (key.length !== 32) throw new OcvaultError('CorruptObject', 'encryption key must be 32 bytes');
+  return {
+    cipher,
+    overhead: NONCE + TAG,
+    seal(plain) {
+      const nonce = randomBytes(NONCE);
+      const c = createCipheriv(cipher as CipherGCMTypes, key, nonce, { authTagLength: TAG });
+      const body = c.update(plain);
+      const rest = c.final();
+      return Buffer.concat([nonce, body, rest, c.getAuthTag()]);
+    },
+    open(sealed, what) {
+      if (sealed.length < NONCE + TAG) throw new OcvaultError('CorruptObject', `${what} is damaged (too short to be sealed)`, { what });
+      const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+      const d = createDecipheriv(cipher as CipherGCMTypes, key, buf.subarray(0, NONCE), { authTagLength: TAG });
+      d.setAuthTag(buf.subarray(buf.length - TAG));
+      try {
+        const body = d.update(buf.subarray(NONCE, buf.length - TAG));
+        const rest = d.final();
+        return rest.length ? Buffer.concat([body, rest]) : body;
+      } catch {
+        throw new OcvaultError('CorruptObject', `${what} is damaged or was written with another key (authentication failed)`, { what });
+      }
+    },
+  };
+}

@@ -1,0 +1,203 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import pLimit from 'p-limit';
+import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
+import type { Repository } from '../../repo/repository.js';
+import type { BlobWorkers } from '../../repo/blobWorkers.js';
+import { decodeTree, encodeTree, sortNodes, type Tree, type TreeNode } from '../../repo/tree.js';
+import type { BlobId } from '../../repo/blobId.js';
+import { matchesAny, type PathPattern } from './glob.js';
+import { nodeFromStat, nodeType, unchanged } from './fileNode.js';
+
+export interface ArchiveProgress {
+  files: number;
+  dirs: number;
+  bytes: number;
+  /** bytes of files read and chunked so far */
+  readBytes: number;
+  newFiles: number;
+  changedFiles: number;
+  unchangedFiles: number;
+  addedBytes: number;
+  addedBlobs: number;
+  errors: number;
+}
+
+export interface ArchiveOptions {
+  excludes: readonly PathPattern[];
+  /** re-read every file even when it looks unchanged */
+  readAll: boolean;
+  /** root tree of the parent snapshot, for change detection */
+  parentTree?: BlobId;
+  onWarning: (message: string) => void;
+}
+
+/**
+ * Saves directory trees into the repository: directories become tree blobs, files are chunked
+ * in the workers, unchanged files reuse their parent's chunk list without being read.
+ */
+export class Archiver {
+  readonly progress: ArchiveProgress = { files: 0, dirs: 0, bytes: 0, readBytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, addedBytes: 0, addedBlobs: 0, errors: 0 };
+  readonly warnings: string[] = [];
+  private readonly fileLimit;
+
+  constructor(private readonly repo: Repository, private readonly workers: BlobWorkers, private readonly opts: ArchiveOptions) {
+    this.fileLimit = pLimit(workers.size * 3);
+  }
+
+  private warn(message: string): void {
+    this.progress.errors++;
+    this.warnings.push(message);
+    this.opts.onWarning(message);
+  }
+
+  private async loadTree(id: BlobId | undefined): Promise<Map<string, TreeNode>> {
+    if (!id) return new Map();
+    try {
+      const tree = decodeTree(await this.repo.loadBlob(id), id);
+      return new Map(tree.nodes.map((n) => [n.nameRaw ?? n.name, n]));
+    } catch (e) {
+      // A damaged parent only costs re-reading; the new snapshot stays complete.
+      if (e instanceof OcvaultError) return new Map();
+      throw e;
+    }
+  }
+
+  private async saveTree(nodes: TreeNode[]): Promise<BlobId> {
+    const { id, added } = await this.repo.saveBlob('tree', encodeTree({ nodes: sortNodes(nodes) }));
+    if (added) {
+      this.progress.addedBytes += added;
+      this.progress.addedBlobs++;
+    }
+    return id;
+  }
+
+  /**
+   * Saves the given absolute paths: one directory becomes the root itself; otherwise the root
+   * lists each path by its base name.
+   */
+  async saveRoots(paths: readonly string[]): Promise<BlobId> {
+    const parentRoot = await this.loadTree(this.opts.parentTree);
+    if (paths.length === 1) {
+      const st = await this.lstatRoot(paths[0]!);
+      if (st.isDirectory()) {
+        this.progress.dirs++;
+        return this.saveDir(Buffer.from(paths[0]!), '', parentRoot);
+      }
+    }
+    const nodes: TreeNode[] = [];
+    const seen = new Set<string>();
+    for (const p of paths) {
+      const base = path.basename(p) || p;
+      if (seen.has(base)) throw new OcvaultError('Usage', `two paths share the base name ${base}; back them up separately`);
+      seen.add(base);
+      await this.lstatRoot(p);
+      const node = await this.saveEntry(Buffer.from(p), Buffer.from(base), base, parentRoot.get(base));
+      if (node) nodes.push(node);
+    }
+    return this.saveTree(nodes);
+  }
+
+  private async lstatRoot(p: string): Promise<import('node:fs').Stats> {
+    try {
+      return await fsp.lstat(p);
+    } catch (e) {
+      throw new OcvaultError('SourceError', `cannot back up ${p}: ${errnoCode(e) === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, { path: p });
+    }
+  }
+
+  private async saveDir(abs: Buffer, rel: string, parent: Map<string, TreeNode>): Promise<BlobId> {
+    let names: Buffer[];
+    try {
+      names = await fsp.readdir(abs, { encoding: 'buffer' });
+    } catch (e) {
+      this.warn(`cannot read directory ${abs.toString()}: ${errnoCode(e) ?? (e as Error).message}`);
+      return this.saveTree([]);
+    }
+    names.sort(Buffer.compare);
+    const nodes = await Promise.all(
+      names.map((name) => {
+        const str = name.toString('utf8');
+        const key = Buffer.from(str, 'utf8').equals(name) ? str : name.toString('base64');
+        return this.saveEntry(Buffer.concat([abs, Buffer.from('/'), name]), name, rel ? `${rel}/${str}` : str, parent.get(key));
+      }),
+    );
+    return this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+  }
+
+  /** One directory entry; undefined when excluded, vanished or unreadable. */
+  private async saveEntry(abs: Buffer, name: Buffer, rel: string, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
+    let st: import('node:fs').BigIntStats;
+    try {
+      st = await fsp.lstat(abs, { bigint: true });
+    } catch (e) {
+      this.warn(`${abs.toString()} vanished before it could be read (${errnoCode(e) ?? (e as Error).message})`);
+      return undefined;
+    }
+    const type = nodeType(st);
+    if (!type) return undefined; // sockets, FIFOs and devices are not backed up
+    if (matchesAny(this.opts.excludes, rel, type === 'dir')) return undefined;
+    const node = nodeFromStat(name, type, st);
+    if (type === 'dir') {
+      this.progress.dirs++;
+      const parentSub = parentNode?.type === 'dir' ? await this.loadTree(parentNode.subtree) : new Map<string, TreeNode>();
+      node.subtree = await this.saveDir(abs, rel, parentSub);
+      return node;
+    }
+    if (type === 'symlink') {
+      try {
+        node.target = (await fsp.readlink(abs, { encoding: 'buffer' })).toString('utf8');
+      } catch (e) {
+        this.warn(`cannot read link ${abs.toString()}: ${errnoCode(e) ?? (e as Error).message}`);
+        return undefined;
+      }
+      return node;
+    }
+    return this.saveFile(abs, node, parentNode);
+  }
+
+  private async saveFile(abs: Buffer, node: TreeNode, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
+    this.progress.files++;
+    this.progress.bytes += node.size ?? 0;
+    if (!this.opts.readAll && unchanged(node, parentNode)) {
+      this.progress.unchangedFiles++;
+      node.content = parentNode!.content;
+      return node;
+    }
+    return this.fileLimit(async () => {
+      try {
+        const result = await this.workers.chunkFile(abs, async (blobs) => {
+          const added = await this.repo.addSealed('data', blobs);
+          if (added) {
+            this.progress.addedBytes += added;
+            this.progress.addedBlobs += blobs.length;
+          }
+        });
+        this.progress.readBytes += result.size;
+        if (parentNode) this.progress.changedFiles++;
+        else this.progress.newFiles++;
+        if (result.before.size !== result.after.size || result.before.mtimeNs !== result.after.mtimeNs) {
+          this.warn(`${abs.toString()} changed while it was read; the saved copy may be inconsistent`);
+        }
+        node.content = result.content;
+        node.size = result.size;
+        node.mtimeNs = result.before.mtimeNs;
+        node.ctimeNs = result.before.ctimeNs;
+        return node;
+      } catch (e) {
+        if (e instanceof OcvaultError) throw e;
+        const code = errnoCode(e);
+        if (code === 'ENOENT') this.warn(`${abs.toString()} vanished before it could be read`);
+        else if (code === 'EACCES' || code === 'EPERM') this.warn(`cannot read ${abs.toString()}: permission denied`);
+        else if (code === 'ELOOP') this.warn(`${abs.toString()} was replaced by a symlink while being read`);
+        else if (code === 'EIO' || code === 'EISDIR' || code === 'ENXIO') this.warn(`cannot read ${abs.toString()}: ${code}`);
+        else throw e;
+        this.progress.files--;
+        this.progress.bytes -= node.size ?? 0;
+        return undefined;
+      }
+    });
+  }
+}
+
+export type { Tree };

@@ -1,0 +1,35 @@
+/**
+ * The one storage interface. A backend stores whole immutable objects by (type, name); the
+ * engine never assumes a file system. Every implementation passes test/storage/conformance.
+ */
+export type ObjectType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks';
+
+export const OBJECT_TYPES: readonly ObjectType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks'];
+
+export interface ObjectInfo {
+  name: string;
+  size: number;
+}
+
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+export interface Backend {
+  /** Where the repository lives, for messages (no credentials). */
+  readonly location: string;
+  /** Create the layout of a new repository. Fails if a config object exists. */
+  create(): Promise<void>;
+  /** Store a whole object; it becomes visible only once complete. Overwrites nothing silently. */
+  save(type: ObjectType, name: string, data: Uint8Array): Promise<void>;
+  /** Read a whole object, or a byte range of it. Throws OcvaultError ObjectNotFound. */
+  load(type: ObjectType, name: string, range?: ByteRange): Promise<Buffer>;
+  stat(type: ObjectType, name: string): Promise<ObjectInfo>;
+  list(type: ObjectType): Promise<ObjectInfo[]>;
+  remove(type: ObjectType, name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The config object has a fixed name. */
+export const CONFIG_NAME = 'config';

@@ -1,0 +1,163 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Backend, ByteRange, ObjectInfo, ObjectType } from './Backend.js';
+import { OcvaultError, errnoCode } from '../errors/OcvaultError.js';
+
+/** Packs are spread over 256 folders so no directory grows huge. */
+function objectPath(root: string, type: ObjectType, name: string): string {
+  if (type === 'config') return path.join(root, 'config');
+  if (type === 'data') return path.join(root, 'data', name.slice(0, 2), name);
+  return path.join(root, type, name);
+}
+
+function storageError(op: string, file: string, e: unknown): OcvaultError {
+  const code = errnoCode(e);
+  const reason = code === 'ENOSPC' ? 'no space left on device' : code ?? (e instanceof Error ? e.message : String(e));
+  return new OcvaultError('StorageError', `cannot ${op} ${file}: ${reason}`, { file, errno: code }, { cause: e });
+}
+
+/** A repository in a local directory. Writes go to a temporary file, fsync, then rename. */
+export class LocalBackend implements Backend {
+  readonly location: string;
+
+  constructor(readonly root: string) {
+    this.location = path.resolve(root);
+  }
+
+  async create(): Promise<void> {
+    try {
+      await fsp.access(path.join(this.root, 'config'));
+      throw new OcvaultError('RepositoryExists', `a repository already exists at ${this.location}`, { location: this.location });
+    } catch (e) {
+      if (e instanceof OcvaultError) throw e;
+    }
+    try {
+      await fsp.mkdir(this.root, { recursive: true });
+      for (const dir of ['keys', 'index', 'snapshots', 'locks', 'data', 'tmp']) {
+        await fsp.mkdir(path.join(this.root, dir), { recursive: true });
+      }
+      await Promise.all(
+        Array.from({ length: 256 }, (_, i) => fsp.mkdir(path.join(this.root, 'data', i.toString(16).padStart(2, '0')), { recursive: true })),
+      );
+    } catch (e) {
+      throw storageError('create repository at', this.location, e);
+    }
+  }
+
+  async save(type: ObjectType, name: string, data: Uint8Array): Promise<void> {
+    const file = objectPath(this.root, type, name);
+    const tmpDir = path.join(this.root, 'tmp');
+    const tmp = path.join(tmpDir, `${name}.${randomBytes(6).toString('hex')}.tmp`);
+    let handle: fsp.FileHandle | undefined;
+    try {
+      await fsp.mkdir(tmpDir, { recursive: true });
+      handle = await fsp.open(tmp, 'wx', 0o600);
+      await handle.writeFile(data);
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await fsp.mkdir(path.dirname(file), { recursive: true });
+      await fsp.rename(tmp, file);
+    } catch (e) {
+      await handle?.close().catch(() => undefined);
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throw storageError('write', file, e);
+    }
+  }
+
+  async load(type: ObjectType, name: string, range?: ByteRange): Promise<Buffer> {
+    const file = objectPath(this.root, type, name);
+    try {
+      if (!range) return await fsp.readFile(file);
+      const handle = await fsp.open(file, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(range.length);
+        let done = 0;
+        while (done < range.length) {
+          const { bytesRead } = await handle.read(buf, done, range.length - done, range.offset + done);
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+        if (done < range.length) {
+          throw new OcvaultError('CorruptObject', `${type}/${name} is shorter than expected (wanted bytes ${range.offset}-${range.offset + range.length}, file ends sooner)`, { type, name });
+        }
+        return buf;
+      } finally {
+        await handle.close();
+      }
+    } catch (e) {
+      if (e instanceof OcvaultError) throw e;
+      if (errnoCode(e) === 'ENOENT') throw new OcvaultError('ObjectNotFound', `${type}/${name} not found in ${this.location}`, { type, name });
+      throw storageError('read', file, e);
+    }
+  }
+
+  async stat(type: ObjectType, name: string): Promise<ObjectInfo> {
+    const file = objectPath(this.root, type, name);
+    try {
+      const st = await fsp.stat(file);
+      return { name, size: st.size };
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') throw new OcvaultError('ObjectNotFound', `${type}/${name} not found in ${this.location}`, { type, name });
+      throw storageError('stat', file, e);
+    }
+  }
+
+  async list(type: ObjectType): Promise<ObjectInfo[]> {
+    if (type === 'config') {
+      try {
+        return [await this.stat('config', 'config')];
+      } catch (e) {
+        if (e instanceof OcvaultError && e.code === 'ObjectNotFound') return [];
+        throw e;
+      }
+    }
+    const dirs = type === 'data' ? await this.subdirs(path.join(this.root, 'data')) : [path.join(this.root, type)];
+    const out: ObjectInfo[] = [];
+    for (const dir of dirs) {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await fsp.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if (errnoCode(e) === 'ENOENT') continue;
+        throw storageError('list', dir, e);
+      }
+      const files = entries.filter((d) => d.isFile());
+      const infos = await Promise.all(
+        files.map(async (d) => {
+          try {
+            return { name: d.name, size: (await fsp.stat(path.join(dir, d.name))).size };
+          } catch (e) {
+            if (errnoCode(e) === 'ENOENT') return undefined;
+            throw storageError('stat', path.join(dir, d.name), e);
+          }
+        }),
+      );
+      for (const info of infos) if (info) out.push(info);
+    }
+    return out;
+  }
+
+  private async subdirs(dir: string): Promise<string[]> {
+    try {
+      const entries = await fsp.readdir(dir, { withFileTypes: true });
+      return entries.filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return [];
+      throw storageError('list', dir, e);
+    }
+  }
+
+  async remove(type: ObjectType, name: string): Promise<void> {
+    const file = objectPath(this.root, type, name);
+    try {
+      await fsp.unlink(file);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return;
+      throw storageError('remove', file, e);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
