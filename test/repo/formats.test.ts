@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { makeSealer } from '../../src/repo/sealer.js';
+import { encodePackHeader, decodePackHeader, type PackEntry } from '../../src/repo/pack.js';
+import { encodeIndexSegment, decodeIndexSegment, type IndexSegment } from '../../src/repo/indexSegment.js';
+import { decodeTree, encodeTree } from '../../src/repo/tree.js';
+import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../../src/repo/snapshot.js';
+import { createKeyFile, decodeKeyFile, encodeKeyFile, unlockKeyFile } from '../../src/repo/keyFile.js';
+import { newMasterKey } from '../../src/repo/masterKey.js';
+import { decodeBlobPlain, encodeBlobPlain } from '../../src/repo/blobCodec.js';
+import { decodeRepoConfig, encodeRepoConfig, newRepoConfig } from '../../src/repo/config.js';
+import { OcvaultError } from '../../src/errors/OcvaultError.js';
+
+const isCode = (code: string) => (e: unknown) => e instanceof OcvaultError && e.code === code;
+const hex = (): string => randomBytes(32).toString('hex');
+
+test('sealer: round trip, fresh nonce each time, any flipped bit is detected', () => {
+  for (const cipher of ['aes-256-gcm', 'chacha20-poly1305'] as const) {
+    const s = makeSealer(cipher, randomBytes(32));
+    const plain = randomBytes(5000);
+    const a = s.seal(plain);
+    const b = s.seal(plain);
+    assert.notDeepEqual(a, b);
+    assert.deepEqual(s.open(a, 'x'), plain);
+    for (const pos of [0, 12, 2000, a.length - 1]) {
+      const bad = Buffer.from(a);
+      bad[pos]! ^= 1;
+      assert.throws(() => s.open(bad, 'blob x'), isCode('CorruptObject'));
+    }
+    assert.throws(() => makeSealer(cipher, randomBytes(32)).open(a, 'x'), isCode('CorruptObject'));
+  }
+});
+
+test('blob codec: compressible data is compressed, random data stored raw, both round-trip', () => {
+  const text = Buffer.from('INSERT INTO oc_product VALUES (1,2,3);\n'.repeat(5000));
+  const z = encodeBlobPlain(text, 3);
+  assert.equal(z[0], 1);
+  assert.ok(z.length < text.length / 10);
+  assert.deepEqual(decodeBlobPlain(z, 'x'), text);
+  const rnd = randomBytes(300_000);
+  const r = encodeBlobPlain(rnd, 3);
+  assert.equal(r[0], 0);
+  assert.deepEqual(decodeBlobPlain(r, 'x'), rnd);
+  assert.deepEqual(decodeBlobPlain(encodeBlobPlain(Buffer.alloc(0), 3), 'x'), Buffer.alloc(0));
+  assert.throws(() => decodeBlobPlain(Buffer.from([7, 1, 2]), 'blob y'), isCode('CorruptObject'));
+});
+
+test('pack header: round trip gives offsets; a damaged or truncated header is reported by pack name', () => {
+  const sealer = makeSealer('aes-256-gcm', randomBytes(32));
+  const entries: PackEntry[] = [];
+  let offset = 0;
+  for (let i = 0; i < 50; i++) {
+    const length = 100 + i * 7;
+    entries.push({ id: hex(), type: i % 5 ? 'data' : 'tree', offset, length, rawLength: length * 2 });
+    offset += length;
+  }
+  const header = encodePackHeader(entries, sealer);
+  const packSize = offset + header.length;
+  assert.deepEqual(decodePackHeader(header, packSize, sealer, 'p1'), entries);
+  const short = decodePackHeader(header.subarray(header.length - 100), packSize, sealer, 'p1');
+  assert.deepEqual(short, { need: header.length });
+  const bad = Buffer.from(header);
+  bad[10]! ^= 0xff;
+  assert.throws(() => decodePackHeader(bad, packSize, sealer, 'deadbeef'), (e: unknown) => isCode('CorruptObject')(e) && /deadbeef/.test((e as Error).message));
+  assert.throws(() => decodePackHeader(header, packSize + 1, sealer, 'p2'), isCode('CorruptObject'));
+});
+
+test('index segment: round trip; malformed input is a clear error naming the segment', () => {
+  const seg: IndexSegment = {
+    version: 1,
+    supersedes: ['old1'],
+    packs: [{ id: hex(), size: 1234, blobs: [{ id: hex(), type: 'data', offset: 0, length: 10, rawLength: 20 }, { id: hex(), type: 'tree', offset: 10, length: 5, rawLength: 5 }] }],
+  };
+  assert.deepEqual(decodeIndexSegment(encodeIndexSegment(seg), 'n'), seg);
+  assert.throws(() => decodeIndexSegment(Buffer.from('{"version":1,"supersedes":[],"packs":[{"id":"x","size":1,"blobs":[["zz","d",0,1,1]]}]}'), 'seg9'), (e: unknown) => isCode('CorruptObject')(e) && /seg9/.test((e as Error).message));
+  assert.throws(() => decodeIndexSegment(Buffer.from('not json'), 's'), isCode('CorruptObject'));
+});
+
+test('tree: round trip; names that could escape the restore target are rejected', () => {
+  const tree = { nodes: [{ name: 'a', type: 'file' as const, mode: 0o644, mtimeNs: '1', size: 0, content: [] }] };
+  assert.deepEqual(decodeTree(encodeTree(tree), hex()), tree);
+  for (const name of ['..', '.', 'a/b', '', 'x\0y']) {
+    const bad = { nodes: [{ ...tree.nodes[0], name }] };
+    assert.throws(() => decodeTree(encodeTree(bad as typeof tree), hex()), isCode('CorruptObject'), name);
+  }
+  assert.throws(() => decodeTree(Buffer.from('{"nodes":[{"name":"d","type":"dir","mode":493,"mtimeNs":"1"}]}'), hex()), isCode('CorruptObject'));
+});
+
+test('snapshot: round trip and validation', () => {
+  const s: Snapshot = {
+    version: 1, time: new Date().toISOString(), host: 'h', user: 'u', kind: 'incremental', tags: ['t'], paths: ['/x'], tree: hex(),
+    stats: { files: 1, dirs: 1, bytes: 1, newFiles: 1, changedFiles: 0, unchangedFiles: 0, addedBytes: 1, addedBlobs: 1, durationMs: 1, errors: 0 },
+  };
+  assert.deepEqual(decodeSnapshot(encodeSnapshot(s), 'id'), s);
+  assert.throws(() => decodeSnapshot(Buffer.from(JSON.stringify({ ...s, kind: 'weird' })), 'id'), isCode('CorruptObject'));
+});
+
+test('key file: the right password unlocks, a wrong one is WrongPassword, none is NoPassword', async () => {
+  const master = newMasterKey();
+  const kf = await createKeyFile(master, 'correct horse', { N: 1024, r: 8, p: 1 });
+  const decoded = decodeKeyFile(encodeKeyFile(kf), 'k1');
+  assert.deepEqual(await unlockKeyFile(decoded, 'correct horse', 'k1'), master);
+  await assert.rejects(unlockKeyFile(decoded, 'wrong', 'k1'), isCode('WrongPassword'));
+  await assert.rejects(unlockKeyFile(decoded, undefined, 'k1'), isCode('NoPassword'));
+  assert.ok(!encodeKeyFile(kf).includes(master.encryption.toString('base64')));
+  assert.throws(() => decodeKeyFile(Buffer.from(JSON.stringify({ ...kf, N: 2 ** 30 })), 'k2'), isCode('CorruptObject'));
+});
+
+test('repository config: round trip; unknown versions and bad chunker sizes are refused', () => {
+  const c = newRepoConfig('aes-256-gcm');
+  assert.deepEqual(decodeRepoConfig(encodeRepoConfig(c)), c);
+  assert.throws(() => decodeRepoConfig(encodeRepoConfig({ ...c, version: 2 as 1 })), isCode('UnsupportedFormat'));
+  assert.throws(() => decodeRepoConfig(encodeRepoConfig({ ...c, chunker: { min: 10, avg: 3000, max: 5 } })), isCode('CorruptObject'));
+  assert.throws(() => decodeRepoConfig(Buffer.from('{')), isCode('CorruptObject'));
+});

@@ -1,0 +1,115 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { MemoryBackend } from '../../src/storage/MemoryBackend.js';
+import { Repository } from '../../src/repo/repository.js';
+import { OcvaultError } from '../../src/errors/OcvaultError.js';
+import type { Snapshot } from '../../src/repo/snapshot.js';
+
+const small = { packSize: 1024 * 1024, chunker: { min: 4096, avg: 16384, max: 65536 } };
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), 'ocv-repo-'));
+}
+
+function snap(tree: string, time: string): Snapshot {
+  return {
+    version: 1, time, host: 'h', user: 'u', kind: 'full', tags: [], paths: ['/p'], tree,
+    stats: { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, addedBytes: 0, addedBlobs: 0, durationMs: 0, errors: 0 },
+  };
+}
+
+test('repository: blobs saved, flushed and read back; a fresh cache rebuilds the index from the segments', async () => {
+  const backend = new MemoryBackend();
+  const cache1 = await tempDir();
+  const cache2 = await tempDir();
+  try {
+    const repo = await Repository.init(backend, { password: 'pw', cacheDir: cache1, configOverrides: small });
+    const blobs = Array.from({ length: 40 }, () => randomBytes(50_000));
+    const ids: string[] = [];
+    for (const b of blobs) ids.push((await repo.saveBlob('data', b)).id);
+    assert.equal((await repo.saveBlob('data', blobs[0]!)).added, 0, 'a repeated blob adds nothing');
+    await repo.flush();
+    assert.ok((await backend.list('data')).length >= 2, 'several packs of ~1 MiB');
+    await repo.saveSnapshot(snap(ids[0]!, '2026-01-01T00:00:00Z'));
+    await repo.close();
+
+    const again = await Repository.open(backend, { password: 'pw', cacheDir: cache2 });
+    for (let i = 0; i < blobs.length; i++) assert.deepEqual(await again.loadBlob(ids[i]!), blobs[i]);
+    assert.equal(again.snapshots().length, 1);
+    assert.equal(again.resolveSnapshot('latest').snapshot.tree, ids[0]);
+    await again.close();
+  } finally {
+    await rm(cache1, { recursive: true, force: true });
+    await rm(cache2, { recursive: true, force: true });
+  }
+});
+
+test('repository: wrong password, missing repository and snapshot references are clear errors', async () => {
+  const backend = new MemoryBackend();
+  const cache = await tempDir();
+  try {
+    const repo = await Repository.init(backend, { password: 'right', cacheDir: cache });
+    const a = await repo.saveSnapshot(snap(randomBytes(32).toString('hex'), '2026-01-01T00:00:00Z'));
+    await repo.saveSnapshot(snap(randomBytes(32).toString('hex'), '2026-01-02T00:00:00Z'));
+    assert.equal(repo.resolveSnapshot(a.slice(0, 10)).id, a);
+    assert.throws(() => repo.resolveSnapshot('zzzz'), (e: unknown) => e instanceof OcvaultError && e.code === 'SnapshotNotFound');
+    assert.throws(() => repo.resolveSnapshot(''), (e: unknown) => e instanceof OcvaultError && e.code === 'SnapshotNotFound');
+    await repo.close();
+    await assert.rejects(Repository.open(backend, { password: 'wrong', cacheDir: cache }), (e: unknown) => e instanceof OcvaultError && e.code === 'WrongPassword');
+    await assert.rejects(Repository.open(new MemoryBackend(), { password: 'right', cacheDir: cache }), (e: unknown) => e instanceof OcvaultError && e.code === 'RepositoryNotFound');
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test('repository: a damaged pack is reported by name when a blob in it is read', async () => {
+  const backend = new MemoryBackend();
+  const cache = await tempDir();
+  try {
+    const repo = await Repository.init(backend, { password: 'pw', cacheDir: cache });
+    const { id } = await repo.saveBlob('data', randomBytes(10_000));
+    await repo.flush();
+    const [pack] = await backend.list('data');
+    const bytes = await backend.load('data', pack!.name);
+    bytes[100]! ^= 1;
+    await backend.save('data', pack!.name, bytes);
+    await assert.rejects(repo.loadBlob(id), (e: unknown) => e instanceof OcvaultError && e.code === 'CorruptObject' && e.message.includes(pack!.name));
+    await repo.close();
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test('blob workers: a file chunked in a worker restores to the same bytes, and known blobs are not sealed again', async () => {
+  const backend = new MemoryBackend();
+  const cache = await tempDir();
+  try {
+    const repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides: small });
+    const workers = repo.startWorkers(2);
+    const file = path.join(cache, 'f.bin');
+    const data = randomBytes(3 * 1024 * 1024 + 123);
+    await writeFile(file, data);
+    let sealedBytes = 0;
+    const first = await workers.chunkFile(file, async (blobs) => {
+      sealedBytes += await repo.addSealed('data', blobs);
+    });
+    await repo.flush();
+    assert.equal(first.size, data.length);
+    assert.ok(sealedBytes >= data.length);
+    const parts = await Promise.all(first.content.map((id) => repo.loadBlob(id)));
+    assert.deepEqual(Buffer.concat(parts), data);
+    let again = 0;
+    const second = await workers.chunkFile(file, (blobs) => {
+      again += blobs.length;
+    });
+    assert.deepEqual(second.content, first.content);
+    assert.equal(again, 0, 'nothing re-sealed for stored content');
+    await repo.close();
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Backend } from '../../src/storage/Backend.js';
+import { OcvaultError } from '../../src/errors/OcvaultError.js';
+
+/**
+ * The one suite every storage backend passes. `make` gives a fresh, empty backend;
+ * `cleanup` removes it.
+ */
+export function backendConformance(name: string, make: () => Promise<Backend>, cleanup: (b: Backend) => Promise<void> = async () => undefined): void {
+  const withBackend = async (fn: (b: Backend) => Promise<void>): Promise<void> => {
+    const b = await make();
+    try {
+      await b.create();
+      await fn(b);
+    } finally {
+      await b.close();
+      await cleanup(b);
+    }
+  };
+
+  test(`${name}: save then load returns the same bytes, whole and by range`, () =>
+    withBackend(async (b) => {
+      const data = randomBytes(100_000);
+      const id = 'ab' + randomBytes(31).toString('hex');
+      await b.save('data', id, data);
+      assert.deepEqual(await b.load('data', id), data);
+      assert.deepEqual(await b.load('data', id, { offset: 1000, length: 5000 }), data.subarray(1000, 6000));
+      assert.equal((await b.stat('data', id)).size, data.length);
+    }));
+
+  test(`${name}: list shows saved objects of a type with their sizes, and only those`, () =>
+    withBackend(async (b) => {
+      await b.save('snapshots', 'one', Buffer.from('1'));
+      await b.save('snapshots', 'two', Buffer.from('22'));
+      await b.save('index', 'three', Buffer.from('333'));
+      const snaps = (await b.list('snapshots')).sort((x, y) => x.name.localeCompare(y.name));
+      assert.deepEqual(snaps, [
+        { name: 'one', size: 1 },
+        { name: 'two', size: 2 },
+      ]);
+      assert.deepEqual(await b.list('index'), [{ name: 'three', size: 3 }]);
+      assert.deepEqual(await b.list('locks'), []);
+    }));
+
+  test(`${name}: data objects are listed across their sub-folders`, () =>
+    withBackend(async (b) => {
+      const ids = ['00' + 'a'.repeat(62), 'ff' + 'b'.repeat(62), '7c' + 'c'.repeat(62)];
+      for (const id of ids) await b.save('data', id, Buffer.from(id));
+      assert.deepEqual((await b.list('data')).map((o) => o.name).sort(), [...ids].sort());
+    }));
+
+  test(`${name}: missing objects throw ObjectNotFound; remove is idempotent`, () =>
+    withBackend(async (b) => {
+      await assert.rejects(b.load('keys', 'nope'), (e: unknown) => e instanceof OcvaultError && e.code === 'ObjectNotFound');
+      await assert.rejects(b.stat('keys', 'nope'), (e: unknown) => e instanceof OcvaultError && e.code === 'ObjectNotFound');
+      await b.save('keys', 'k', Buffer.from('x'));
+      await b.remove('keys', 'k');
+      await b.remove('keys', 'k');
+      assert.deepEqual(await b.list('keys'), []);
+    }));
+
+  test(`${name}: a range past the end is an error, not short data`, () =>
+    withBackend(async (b) => {
+      await b.save('index', 'short', Buffer.alloc(10));
+      await assert.rejects(b.load('index', 'short', { offset: 5, length: 10 }), (e: unknown) => e instanceof OcvaultError && e.code === 'CorruptObject');
+    }));
+
+  test(`${name}: the config object round-trips and create refuses an existing repository`, () =>
+    withBackend(async (b) => {
+      await b.save('config', 'config', Buffer.from('{}'));
+      assert.equal((await b.load('config', 'config')).toString(), '{}');
+      assert.equal((await b.list('config')).length, 1);
+      await assert.rejects(b.create(), (e: unknown) => e instanceof OcvaultError && e.code === 'RepositoryExists');
+    }));
+}
