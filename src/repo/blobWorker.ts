@@ -98,13 +98,22 @@ function statOf(st: fs.BigIntStats): FileStat {
   return { size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: Number(st.ino) };
 }
 
+/** Large read buffers are reused: allocating one per file costs more in GC than the reading. */
+const bigBuffers: Buffer[] = [];
+
+function bigBufferSize(): number {
+  return Math.max(2 * fileChunker.params.max, READ + fileChunker.params.max);
+}
+
 async function chunkFile(task: number, file: string | Uint8Array): Promise<void> {
   const fd = fs.openSync(typeof file === 'string' ? file : Buffer.from(file), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  let buf: Buffer | undefined;
   try {
     const before = statOf(fs.fstatSync(fd, { bigint: true }));
     const stream = new ChunkStream(task, fileChunker);
     const max = fileChunker.params.max;
-    const buf = Buffer.allocUnsafe(Math.max(2 * max, READ + max));
+    // A file smaller than one chunk is read into a buffer of its size (+1 to see the end).
+    buf = before.size < max ? Buffer.allocUnsafe(before.size + 1) : (bigBuffers.pop() ?? Buffer.allocUnsafe(bigBufferSize()));
     let start = 0;
     let end = 0;
     let eof = false;
@@ -121,6 +130,14 @@ async function chunkFile(task: number, file: string | Uint8Array): Promise<void>
           if (n === 0) eof = true;
           end += n;
           size += n;
+          if (!eof && end === buf.length && buf.length < max) {
+            // the file grew while being read: continue in a full-size buffer
+            const big = bigBuffers.pop() ?? Buffer.allocUnsafe(bigBufferSize());
+            buf.copy(big, 0, start, end);
+            end -= start;
+            start = 0;
+            buf = big;
+          }
         }
       }
       if (start >= end && eof) break;
@@ -133,6 +150,7 @@ async function chunkFile(task: number, file: string | Uint8Array): Promise<void>
     post({ task, kind: 'chunked', content: stream.content, size, before, after });
   } finally {
     fs.closeSync(fd);
+    if (buf && buf.length === bigBufferSize() && bigBuffers.length < 4) bigBuffers.push(buf);
   }
 }
 

@@ -9,6 +9,8 @@ export interface Blake3 {
   readonly implementation: 'napi' | 'wasm';
   keyed(key: Uint8Array, data: Uint8Array): Buffer;
   plain(data: Uint8Array): Buffer;
+  /** plain hash of parts taken back to back, without joining them */
+  plainParts(parts: readonly Uint8Array[]): Buffer;
 }
 
 let chosen: Blake3 | undefined;
@@ -24,6 +26,11 @@ async function loadNative(): Promise<Blake3> {
     },
     plain(data) {
       return mod.blake3(data);
+    },
+    plainParts(parts) {
+      const h = new mod.Blake3Hasher();
+      for (const p of parts) h.update(p);
+      return h.digestBuffer();
     },
   };
 }
@@ -46,6 +53,11 @@ async function loadWasm(): Promise<Blake3> {
     plain(data) {
       plain.init();
       plain.update(data);
+      return Buffer.from(plain.digest('binary'));
+    },
+    plainParts(parts) {
+      plain.init();
+      for (const p of parts) plain.update(p);
       return Buffer.from(plain.digest('binary'));
     },
     async prepareKey(key) {

@@ -51,12 +51,12 @@ export class PackWriter {
     this.parts = [];
     this.bytes = 0;
     parts.push(encodePackHeader(entries, this.sealer));
-    const pack = Buffer.concat(parts);
-    const id = this.hasher.plain(pack).toString('hex');
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    const id = this.hasher.plainParts(parts).toString('hex');
     while (this.uploads.size >= this.parallel) await Promise.race(this.uploads);
     const upload = this.backend
-      .save('data', id, pack)
-      .then(() => this.onPack({ id, size: pack.length, blobs: entries }))
+      .save('data', id, parts)
+      .then(() => this.onPack({ id, size, blobs: entries }))
       .catch((e: unknown) => {
         this.failure ??= e;
       })

@@ -47,7 +47,10 @@ export function defaultCacheDir(): string {
  * Objects are written packs first, then index segments, then snapshots (DESIGN.md).
  */
 export class Repository {
-  private packWriter: PackWriter;
+  /** trees go to packs of their own, so reading the trees of a snapshot reads few packs */
+  private readonly packWriters: Record<BlobType, PackWriter>;
+  /** whole tree packs recently read, by pack id */
+  private readonly treePacks = new Map<string, Promise<Buffer>>();
   private written: WrittenPack[] = [];
   /** blobs stored (or being stored) in this session that the index does not list yet */
   private readonly pendingIds = new Set<string>();
@@ -65,7 +68,7 @@ export class Repository {
     readonly index: LocalIndex,
     readonly cacheDir: string,
   ) {
-    this.packWriter = this.newPackWriter();
+    this.packWriters = { data: this.newPackWriter(), tree: this.newPackWriter() };
   }
 
   private newPackWriter(): PackWriter {
@@ -215,7 +218,7 @@ export class Repository {
       if (this.hasBlob(b.id)) continue;
       this.pendingIds.add(b.id);
       const sealed = Buffer.from(b.sealed.buffer, b.sealed.byteOffset, b.sealed.byteLength);
-      await this.packWriter.add(b.id, type, sealed, b.rawLength);
+      await this.packWriters[type].add(b.id, type, sealed, b.rawLength);
       added += sealed.length;
     }
     return added;
@@ -227,13 +230,13 @@ export class Repository {
     if (this.hasBlob(id)) return { id, added: 0 };
     this.pendingIds.add(id);
     const sealed = this.sealer.seal(encodeBlobPlain(plain, this.config.compression.level));
-    await this.packWriter.add(id, type, sealed, plain.length);
+    await this.packWriters[type].add(id, type, sealed, plain.length);
     return { id, added: sealed.length };
   }
 
   /** Makes everything saved so far durable: packs, then their index segment. */
   async flush(): Promise<void> {
-    await this.packWriter.flush();
+    await Promise.all([this.packWriters.data.flush(), this.packWriters.tree.flush()]);
     this.queueSegment();
     await this.segmentWrites;
   }
@@ -248,6 +251,11 @@ export class Repository {
 
   async loadSealed(loc: BlobLocation): Promise<Buffer> {
     try {
+      if (loc.type === 'tree') {
+        const pack = await this.loadTreePack(loc.pack);
+        if (loc.offset + loc.length > pack.length) throw new OcvaultError('CorruptObject', `pack ${loc.pack} is shorter than its index says`, { pack: loc.pack });
+        return pack.subarray(loc.offset, loc.offset + loc.length);
+      }
       return await this.backend.load('data', loc.pack, { offset: loc.offset, length: loc.length });
     } catch (e) {
       if (e instanceof OcvaultError && e.code === 'ObjectNotFound') {
@@ -257,12 +265,28 @@ export class Repository {
     }
   }
 
+  /** Tree packs are small and read over and over while walking a snapshot: keep a few whole. */
+  private loadTreePack(pack: string): Promise<Buffer> {
+    let p = this.treePacks.get(pack);
+    if (!p) {
+      if (this.treePacks.size >= 8) this.treePacks.delete(this.treePacks.keys().next().value!);
+      p = this.backend.load('data', pack);
+      p.catch(() => this.treePacks.delete(pack));
+      this.treePacks.set(pack, p);
+    }
+    return p;
+  }
+
   /** Loads, decrypts, decompresses and verifies a blob (in a worker when workers run). */
   async loadBlob(id: BlobId): Promise<Buffer> {
     const loc = this.locate(id);
     const sealed = await this.loadSealed(loc);
-    const what = `blob ${id.slice(0, 12)} in pack ${loc.pack}`;
-    if (this.workers && loc.length > 64 * 1024) return this.workers.openBlob(id, sealed, what);
+    return this.openBlobAnywhere(id, sealed, `blob ${id.slice(0, 12)} in pack ${loc.pack}`);
+  }
+
+  /** Opens a sealed blob in a worker when workers run and the blob is large enough to pay. */
+  async openBlobAnywhere(id: BlobId, sealed: Buffer, what: string): Promise<Buffer> {
+    if (this.workers && sealed.length > 64 * 1024) return this.workers.openBlob(id, sealed, what);
     return this.openBlob(id, sealed, what);
   }
 

@@ -21,14 +21,23 @@ export interface Backend {
   readonly location: string;
   /** Create the layout of a new repository. Fails if a config object exists. */
   create(): Promise<void>;
-  /** Store a whole object; it becomes visible only once complete. Overwrites nothing silently. */
-  save(type: ObjectType, name: string, data: Uint8Array): Promise<void>;
+  /**
+   * Store a whole object, given as one buffer or as parts written back to back; it becomes
+   * visible only once complete.
+   */
+  save(type: ObjectType, name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** Read a whole object, or a byte range of it. Throws OcvaultError ObjectNotFound. */
   load(type: ObjectType, name: string, range?: ByteRange): Promise<Buffer>;
   stat(type: ObjectType, name: string): Promise<ObjectInfo>;
   list(type: ObjectType): Promise<ObjectInfo[]>;
   remove(type: ObjectType, name: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One buffer from the parts of an object (for backends that need it whole). */
+export function joinParts(data: Uint8Array | readonly Uint8Array[]): Buffer {
+  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.concat(data as Uint8Array[]);
 }
 
 /** The config object has a fixed name. */

@@ -17,6 +17,19 @@ function storageError(op: string, file: string, e: unknown): OcvaultError {
   return new OcvaultError('StorageError', `cannot ${op} ${file}: ${reason}`, { file, errno: code }, { cause: e });
 }
 
+async function writeAll(handle: fsp.FileHandle, parts: readonly Uint8Array[]): Promise<void> {
+  // writev takes at most IOV_MAX buffers at a time; a short write continues where it stopped.
+  let pending = parts.filter((p) => p.byteLength > 0);
+  while (pending.length) {
+    const batch = pending.slice(0, 512);
+    let { bytesWritten } = await handle.writev(batch as NodeJS.ArrayBufferView[]);
+    let i = 0;
+    while (i < batch.length && bytesWritten >= batch[i]!.byteLength) bytesWritten -= batch[i++]!.byteLength;
+    const rest = i < batch.length ? [batch[i]!.subarray(bytesWritten), ...batch.slice(i + 1)] : [];
+    pending = [...rest, ...pending.slice(batch.length)];
+  }
+}
+
 /** A repository in a local directory. Writes go to a temporary file, fsync, then rename. */
 export class LocalBackend implements Backend {
   readonly location: string;
@@ -45,7 +58,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async save(type: ObjectType, name: string, data: Uint8Array): Promise<void> {
+  async save(type: ObjectType, name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const file = objectPath(this.root, type, name);
     const tmpDir = path.join(this.root, 'tmp');
     const tmp = path.join(tmpDir, `${name}.${randomBytes(6).toString('hex')}.tmp`);
@@ -53,7 +66,8 @@ export class LocalBackend implements Backend {
     try {
       await fsp.mkdir(tmpDir, { recursive: true });
       handle = await fsp.open(tmp, 'wx', 0o600);
-      await handle.writeFile(data);
+      if (data instanceof Uint8Array) await handle.writeFile(data);
+      else await writeAll(handle, data);
       await handle.sync();
       await handle.close();
       handle = undefined;

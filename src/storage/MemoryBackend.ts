@@ -1,5 +1,5 @@
 import { OcvaultError } from '../errors/OcvaultError.js';
-import type { Backend, ByteRange, ObjectInfo, ObjectType } from './Backend.js';
+import { joinParts, type Backend, type ByteRange, type ObjectInfo, type ObjectType } from './Backend.js';
 
 /** A repository in memory: for tests of the layers above storage, and the conformance suite. */
 export class MemoryBackend implements Backend {
@@ -14,8 +14,8 @@ export class MemoryBackend implements Backend {
     if (this.objects.has(this.key('config', 'config'))) throw new OcvaultError('RepositoryExists', 'a repository already exists in memory');
   }
 
-  async save(type: ObjectType, name: string, data: Uint8Array): Promise<void> {
-    this.objects.set(this.key(type, name), Buffer.from(data));
+  async save(type: ObjectType, name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    this.objects.set(this.key(type, name), Buffer.from(joinParts(data)));
   }
 
   async load(type: ObjectType, name: string, range?: ByteRange): Promise<Buffer> {

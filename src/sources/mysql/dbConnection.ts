@@ -23,6 +23,8 @@ export interface OpenOptions {
   connectTimeoutMs?: number;
   /** what the connection is for, named in errors ("dump", "load", ...) */
   action?: string;
+  /** connect without selecting the target's database (it may not exist yet) */
+  noDatabase?: boolean;
 }
 
 /**
@@ -46,7 +48,7 @@ export class DbConnection {
     const options: ConnectionOptions = {
       user: target.user,
       password: target.password,
-      database: target.database,
+      database: opts.noDatabase ? undefined : target.database,
       charset: 'UTF8MB4_GENERAL_CI',
       supportBigNumbers: true,
       bigNumberStrings: true,
