@@ -35,10 +35,15 @@ export function registerBackup(program: Command): void {
           host: opts.host,
           onWarning: (m) => out.warn(m),
           onProgress: out.progress
-            ? (p) => {
+            ? (p, totals) => {
                 const secs = (Date.now() - started) / 1000;
-                const rate = secs > 0 ? p.readBytes / secs : 0;
-                out.status(`${p.files} files, ${formatBytes(p.bytes)} seen, ${formatBytes(p.readBytes)} read (${formatBytes(rate)}/s), ${formatBytes(p.addedBytes)} added, ${p.errors} errors`);
+                const rate = secs > 0 ? p.bytes / secs : 0;
+                const left = totals.done && rate > 0 ? Math.max(0, (totals.bytes - p.bytes) / rate) : undefined;
+                const of = totals.done ? ` of ${totals.files} files, ${formatBytes(totals.bytes)}` : '';
+                out.status(
+                  `${p.files} files, ${formatBytes(p.bytes)}${of}, ${formatBytes(rate)}/s, ${formatBytes(p.addedBytes)} added` +
+                    `${p.errors ? `, ${p.errors} errors` : ''}${left !== undefined ? `, ETA ${formatDuration(Math.round(left * 1000))}` : ''}`,
+                );
               }
             : undefined,
         }),

@@ -5,6 +5,7 @@ import type { Repository } from '../repo/repository.js';
 import type { Snapshot, SnapshotKind } from '../repo/snapshot.js';
 import { Archiver, type ArchiveProgress } from '../sources/files/archiver.js';
 import { parsePattern } from '../sources/files/glob.js';
+import { scanTotals, type ScanTotals } from '../sources/files/scanner.js';
 import { selectParent } from './selectParent.js';
 
 export interface BackupOptions {
@@ -15,8 +16,8 @@ export interface BackupOptions {
   time?: Date;
   host?: string;
   onWarning?: (message: string) => void;
-  /** called about every 100 ms while the backup runs */
-  onProgress?: (p: ArchiveProgress) => void;
+  /** called about every 100 ms while the backup runs; `totals` fill in as a scan proceeds */
+  onProgress?: (p: ArchiveProgress, totals: ScanTotals) => void;
 }
 
 export interface BackupResult {
@@ -36,13 +37,16 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   // A differential with no full to compare with is a full.
   const kind: SnapshotKind = opts.kind === 'differential' && !parent ? 'full' : opts.kind;
   const workers = repo.startWorkers();
+  const excludes = opts.excludes.map(parsePattern);
+  const totals: ScanTotals = { files: 0, bytes: 0, done: false };
+  if (opts.onProgress) void scanTotals(paths, excludes, totals);
   const archiver = new Archiver(repo, workers, {
-    excludes: opts.excludes.map(parsePattern),
+    excludes,
     readAll: kind === 'full',
     parentTree: parent?.snapshot.tree,
     onWarning: opts.onWarning ?? (() => undefined),
   });
-  const ticker = opts.onProgress ? setInterval(() => opts.onProgress!(archiver.progress), 100) : undefined;
+  const ticker = opts.onProgress ? setInterval(() => opts.onProgress!(archiver.progress, totals), 100) : undefined;
   let tree: string;
   try {
     tree = await archiver.saveRoots(paths);
@@ -50,7 +54,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   } finally {
     if (ticker) clearInterval(ticker);
   }
-  opts.onProgress?.(archiver.progress);
+  opts.onProgress?.(archiver.progress, totals);
   const p = archiver.progress;
   const snapshot: Snapshot = {
     version: 1,
