@@ -18,7 +18,10 @@ export function registerBackup(program: Command): void {
     .option('--exclude <glob>', 'leave out matching paths (repeatable)', collect, [])
     .option('--time <iso>', 'record this time instead of now')
     .option('--host <name>', 'record this host name')
-    .action(async (paths: string[], opts: { type: string; tag: string[]; exclude: string[]; time?: string; host?: string }, cmd: Command) => {
+    .option('--db <url>', 'also dump this database: mysql://user:pass@host:port/db (?socket=/path)')
+    .option('--db-schema-only <table>', 'save this table without its rows (repeatable)', collect, [])
+    .option('--db-parallel <n>', 'connections dumping tables at once', (v) => Number.parseInt(v, 10))
+    .action(async (paths: string[], opts: { type: string; tag: string[]; exclude: string[]; time?: string; host?: string; db?: string; dbSchemaOnly: string[]; dbParallel?: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const out = output(g);
       if (!['incremental', 'differential', 'full'].includes(opts.type)) throw new OcvaultError('Usage', `--type must be incremental, differential or full, not ${opts.type}`);
@@ -28,6 +31,16 @@ export function registerBackup(program: Command): void {
       const result = await withRepository(g, (repo) =>
         backup(repo, {
           paths,
+          database: opts.db ? { url: opts.db, schemaOnly: opts.dbSchemaOnly, parallel: opts.dbParallel } : undefined,
+          onDatabase: (d) => {
+            if (!out.json && !out.quiet) {
+              process.stderr.write(
+                `database ${d.database}: ${d.tables} tables, ${d.rows} rows, ${formatBytes(d.rowBytes)} dumped in ${formatDuration(d.durationMs)}; ` +
+                  `consistency by ${d.lockStrategy}${d.lockedMs ? `, tables read-locked for ${formatDuration(d.lockedMs)}` : ', no table locked'}` +
+                  `${d.binlog ? `; binlog ${d.binlog.file}:${d.binlog.position}${d.binlog.gtid ? ` gtid ${d.binlog.gtid}` : ''}` : ''}\n`,
+              );
+            }
+          },
           kind: opts.type as SnapshotKind,
           tags: opts.tag,
           excludes: opts.exclude,
@@ -51,7 +64,7 @@ export function registerBackup(program: Command): void {
       out.clearStatus();
       const s = result.snapshot;
       if (out.json) {
-        out.printJson({ id: result.id, shortId: result.id.slice(0, 8), kind: s.kind, parent: s.parent ?? null, time: s.time, paths: s.paths, tags: s.tags, stats: s.stats, warnings: result.warnings });
+        out.printJson({ id: result.id, shortId: result.id.slice(0, 8), kind: s.kind, parent: s.parent ?? null, time: s.time, paths: s.paths, tags: s.tags, stats: s.stats, database: s.databaseStats ?? null, warnings: result.warnings });
       } else {
         out.print(
           `snapshot ${result.id.slice(0, 8)} saved (${s.kind}${s.parent ? `, parent ${s.parent.slice(0, 8)}` : ''}): ` +

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { repairIndex } from '../ops/repairIndex.js';
 import { withRepository, output, type GlobalOptions } from './context.js';
+import { registerRepairSnapshots } from './cmdRepairSnapshots.js';
 
 export function registerRepair(program: Command): void {
   const repair = program.command('repair').description('repair parts of a repository');
@@ -15,4 +16,5 @@ export function registerRepair(program: Command): void {
       else out.print(`index rebuilt from ${r.packs} packs (${r.blobs} blobs); ${r.segmentsRemoved} old segment(s) replaced${r.damagedPacks.length ? `; ${r.damagedPacks.length} damaged pack(s) skipped` : ''}`);
       if (r.damagedPacks.length) process.exitCode = 1;
     });
+  registerRepairSnapshots(repair);
 }

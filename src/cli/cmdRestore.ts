@@ -1,31 +1,82 @@
 import type { Command } from 'commander';
+import { OcvaultError } from '../errors/OcvaultError.js';
 import { restore } from '../ops/restore.js';
+import { restoreDatabase } from '../ops/restoreDatabase.js';
 import { withRepository, output, type GlobalOptions } from './context.js';
-import { formatBytes } from './output.js';
+import { formatBytes, formatDuration } from './output.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+interface RestoreFlags {
+  target?: string;
+  include: string[];
+  db?: string;
+  table: string[];
+  force?: boolean;
+  filesOnly?: boolean;
+  dbOnly?: boolean;
+}
 
 export function registerRestore(program: Command): void {
   program
     .command('restore')
-    .description('restore a snapshot into a directory')
+    .description('restore a snapshot: files into a directory, the database into a database')
     .argument('<snapshot>', "snapshot id, unique prefix, or 'latest'")
-    .requiredOption('--target <dir>', 'where to put the files')
+    .option('--target <dir>', 'where to put the files')
     .option('--include <glob>', 'restore only matching paths (repeatable)', collect, [])
-    .action(async (ref: string, opts: { target: string; include: string[] }, cmd: Command) => {
+    .option('--db <url>', 'load the database into mysql://user:pass@host:port/db (?socket=/path)')
+    .option('--table <name>', 'restore only this table (repeatable)', collect, [])
+    .option('--force', 'replace a non-empty database (a snapshot of it is taken first)')
+    .option('--files-only', 'restore only the files')
+    .option('--db-only', 'restore only the database')
+    .action(async (ref: string, opts: RestoreFlags, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const out = output(g);
-      const result = await withRepository(g, (repo) =>
-        restore(repo, {
-          snapshot: ref,
-          target: opts.target,
-          includes: opts.include,
-          onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
-        }),
-      );
-      out.clearStatus();
-      const p = result.progress;
-      if (out.json) out.printJson({ id: result.id, target: opts.target, ...p });
-      else out.print(`restored snapshot ${result.id.slice(0, 8)} to ${opts.target}: ${p.files} files, ${p.dirs} dirs, ${p.symlinks} links, ${formatBytes(p.bytes)}`);
+      if (opts.filesOnly && opts.dbOnly) throw new OcvaultError('Usage', '--files-only and --db-only exclude each other');
+      const report: Record<string, unknown> = {};
+      await withRepository(g, async (repo) => {
+        const { id, snapshot } = repo.resolveSnapshot(ref);
+        report.id = id;
+        const wantFiles = !opts.dbOnly && snapshot.tree !== undefined;
+        const wantDb = !opts.filesOnly && snapshot.database !== undefined && opts.db !== undefined;
+        if (wantFiles && !opts.target) throw new OcvaultError('Usage', `snapshot ${id.slice(0, 8)} holds files: give --target DIR (or --db-only)`);
+        if (opts.dbOnly && !snapshot.database) throw new OcvaultError('Usage', `snapshot ${id.slice(0, 8)} holds no database`);
+        if ((opts.dbOnly || (!snapshot.tree && snapshot.database)) && !opts.db) throw new OcvaultError('Usage', `snapshot ${id.slice(0, 8)} holds a database: give --db URL to load it into`);
+        if (!wantFiles && !wantDb) throw new OcvaultError('Usage', 'nothing to restore');
+        if (wantFiles) {
+          const r = await restore(repo, {
+            snapshot: id,
+            target: opts.target!,
+            includes: opts.include,
+            onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
+          });
+          out.clearStatus();
+          report.files = { target: opts.target, ...r.progress };
+          if (!out.json) out.print(`restored the files of snapshot ${id.slice(0, 8)} to ${opts.target}: ${r.progress.files} files, ${r.progress.dirs} dirs, ${r.progress.symlinks} links, ${formatBytes(r.progress.bytes)}`);
+        } else if (snapshot.database && !opts.db && !opts.filesOnly && !out.json) {
+          out.print(`snapshot ${id.slice(0, 8)} also holds a database; give --db URL to restore it`);
+        }
+        if (wantDb) {
+          const r = await restoreDatabase(repo, {
+            snapshot: id,
+            url: opts.db!,
+            tables: opts.table.length ? opts.table : undefined,
+            force: opts.force,
+            onSafetySnapshot: (sid) => {
+              if (!out.json) process.stderr.write(`the database was not empty: saved it first as snapshot ${sid.slice(0, 8)} (restore that to undo)\n`);
+            },
+            onTable: out.progress ? (t, rows) => out.status(`loaded ${t} (${rows} rows)`) : undefined,
+          });
+          out.clearStatus();
+          report.database = { ...r.load, checks: r.load.checks.length, safetySnapshot: r.safetySnapshot ?? null };
+          if (!out.json) {
+            out.print(
+              `loaded the database of snapshot ${id.slice(0, 8)}: ${r.load.tables} tables, ${r.load.rows} rows in ${formatDuration(r.load.loadMs)} (${r.load.mode}); ` +
+                `all ${r.load.checks.length} table checksums match (${formatDuration(r.load.verifyMs)})`,
+            );
+          }
+        }
+      });
+      if (out.json) out.printJson(report);
     });
 }

@@ -26,6 +26,7 @@ export function registerSnapshots(program: Command): void {
             store: s.store ?? null,
             addedBytes: s.stats.addedBytes,
             stats: s.stats,
+            database: s.databaseStats ?? null,
           })),
         );
         return;

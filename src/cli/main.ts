@@ -8,6 +8,10 @@ import { registerLs } from './cmdLs.js';
 import { registerStats } from './cmdStats.js';
 import { registerRepair } from './cmdRepair.js';
 import { registerKey } from './cmdKey.js';
+import { registerDump } from './cmdDump.js';
+import { registerForget } from './cmdForget.js';
+import { registerPrune } from './cmdPrune.js';
+import { registerCheck } from './cmdCheck.js';
 
 const program = new Command();
 program
@@ -32,6 +36,10 @@ registerLs(program);
 registerStats(program);
 registerRepair(program);
 registerKey(program);
+registerDump(program);
+registerForget(program);
+registerPrune(program);
+registerCheck(program);
 for (const c of program.commands) {
   c.exitOverride();
   for (const sub of c.commands) sub.exitOverride();

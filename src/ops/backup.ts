@@ -2,22 +2,41 @@ import * as path from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import type { Repository } from '../repo/repository.js';
-import type { Snapshot, SnapshotKind } from '../repo/snapshot.js';
+import type { DatabaseStats, Snapshot, SnapshotKind } from '../repo/snapshot.js';
+import type { BlobId } from '../repo/blobId.js';
 import { Archiver, type ArchiveProgress } from '../sources/files/archiver.js';
 import { parsePattern } from '../sources/files/glob.js';
 import { scanTotals, type ScanTotals } from '../sources/files/scanner.js';
+import { parseConnectionUrl, redactConnectionUrl, type TableDump } from '../sources/mysql/index.js';
+import { backupDatabase } from './databaseSnapshot.js';
 import { selectParent } from './selectParent.js';
+
+export interface DatabaseSource {
+  url: string;
+  /** tables saved without rows (sessions and the like) */
+  schemaOnly?: string[];
+  /** connections dumping at once */
+  parallel?: number;
+  /** only these tables (default: all) */
+  tables?: string[];
+}
 
 export interface BackupOptions {
   paths: string[];
+  database?: DatabaseSource;
   kind: SnapshotKind;
   tags: string[];
   excludes: string[];
   time?: Date;
   host?: string;
+  store?: string;
+  meta?: Record<string, string>;
   onWarning?: (message: string) => void;
-  /** called about every 100 ms while the backup runs; `totals` fill in as a scan proceeds */
+  /** called about every 100 ms while files are saved; `totals` fill in as a scan proceeds */
   onProgress?: (p: ArchiveProgress, totals: ScanTotals) => void;
+  onTable?: (t: TableDump) => void;
+  /** told once the database is dumped, with what was locked */
+  onDatabase?: (s: DatabaseStats) => void;
 }
 
 export interface BackupResult {
@@ -26,35 +45,70 @@ export interface BackupResult {
   warnings: string[];
 }
 
-/** Backs up paths into a new snapshot: packs, then index, then the snapshot object. */
+/**
+ * Backs up a database and/or paths into one new snapshot: the database first (so a failing
+ * database costs little), then the files; packs, then index, then the snapshot object. A
+ * failure leaves no snapshot, but what was already stored is indexed and reused next time.
+ */
 export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
-  if (opts.paths.length === 0) throw new OcvaultError('Usage', 'nothing to back up: give at least one path');
+  if (opts.paths.length === 0 && !opts.database) throw new OcvaultError('Usage', 'nothing to back up: give at least one path or --db');
   const started = Date.now();
   const paths = opts.paths.map((p) => path.resolve(p));
   const host = opts.host ?? hostname();
+  const target = opts.database ? parseConnectionUrl(opts.database.url) : undefined;
   await repo.lockShared();
-  const parent = selectParent(repo.snapshots(), opts.kind, paths, host);
+  const parent = selectParent(repo.snapshots(), opts.kind, paths, host, opts.store);
   // A differential with no full to compare with is a full.
   const kind: SnapshotKind = opts.kind === 'differential' && !parent ? 'full' : opts.kind;
   const workers = repo.startWorkers();
+
+  let database: BlobId | undefined;
+  let databaseStats: DatabaseStats | undefined;
+  if (opts.database && target) {
+    try {
+      const db = await backupDatabase(repo, workers, opts.database.url, { schemaOnly: opts.database.schemaOnly, parallel: opts.database.parallel, tables: opts.database.tables, onTable: opts.onTable });
+      const m = db.manifest;
+      database = db.id;
+      databaseStats = {
+        source: redactConnectionUrl(target),
+        database: m.database,
+        tables: m.tables.length,
+        rows: m.tables.reduce((n, t) => n + t.rowCount, 0),
+        rowBytes: m.tables.reduce((n, t) => n + t.rowBytes, 0),
+        addedBytes: db.addedBytes,
+        durationMs: db.durationMs,
+        lockStrategy: m.locks.strategy,
+        lockedMs: m.locks.allTablesLockedMs + m.locks.nonTransactionalLockedMs,
+        ...(m.binlog ? { binlog: m.binlog } : {}),
+      };
+      opts.onDatabase?.(databaseStats);
+    } catch (e) {
+      await repo.flush().catch(() => undefined);
+      if (e instanceof OcvaultError) throw new OcvaultError(e.code, `${e.message}; no snapshot was saved`, e.data);
+      throw e;
+    }
+  }
+
   const excludes = opts.excludes.map(parsePattern);
   const totals: ScanTotals = { files: 0, bytes: 0, done: false };
-  if (opts.onProgress) void scanTotals(paths, excludes, totals);
   const archiver = new Archiver(repo, workers, {
     excludes,
     readAll: kind === 'full',
     parentTree: parent?.snapshot.tree,
     onWarning: opts.onWarning ?? (() => undefined),
   });
-  const ticker = opts.onProgress ? setInterval(() => opts.onProgress!(archiver.progress, totals), 100) : undefined;
-  let tree: string;
-  try {
-    tree = await archiver.saveRoots(paths);
-    await repo.flush();
-  } finally {
-    if (ticker) clearInterval(ticker);
+  let tree: BlobId | undefined;
+  if (paths.length) {
+    if (opts.onProgress) void scanTotals(paths, excludes, totals);
+    const ticker = opts.onProgress ? setInterval(() => opts.onProgress!(archiver.progress, totals), 100) : undefined;
+    try {
+      tree = await archiver.saveRoots(paths);
+    } finally {
+      if (ticker) clearInterval(ticker);
+    }
+    opts.onProgress?.(archiver.progress, totals);
   }
-  opts.onProgress?.(archiver.progress, totals);
+  await repo.flush();
   const p = archiver.progress;
   const snapshot: Snapshot = {
     version: 1,
@@ -65,7 +119,10 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     ...(parent ? { parent: parent.id } : {}),
     tags: opts.tags,
     paths,
-    tree,
+    ...(opts.store ? { store: opts.store } : {}),
+    ...(tree ? { tree } : {}),
+    ...(database ? { database, databaseStats } : {}),
+    ...(opts.meta ? { meta: opts.meta } : {}),
     stats: {
       files: p.files,
       dirs: p.dirs,
@@ -73,7 +130,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       newFiles: p.newFiles,
       changedFiles: p.changedFiles,
       unchangedFiles: p.unchangedFiles,
-      addedBytes: p.addedBytes,
+      addedBytes: p.addedBytes + (databaseStats?.addedBytes ?? 0),
       addedBlobs: p.addedBlobs,
       durationMs: Date.now() - started,
       errors: p.errors,

@@ -19,6 +19,7 @@ export interface RestoreResult {
 export async function restore(repo: Repository, opts: RestoreOptions): Promise<RestoreResult> {
   const { id, snapshot } = repo.resolveSnapshot(opts.snapshot);
   if (!snapshot.tree) throw new OcvaultError('Usage', `snapshot ${id.slice(0, 8)} holds no files`);
+  await repo.lockShared();
   repo.startWorkers();
   const restorer = new Restorer(repo, { includes: opts.includes.map(parsePattern), owners: process.getuid?.() === 0 });
   const total = await restorer.plan(snapshot.tree, opts.target);

@@ -12,7 +12,7 @@ export function samePaths(a: readonly string[], b: readonly string[]): boolean {
  * paths and host; differential — the latest full one; full — none (every file is read).
  */
 export function selectParent(all: readonly { id: string; snapshot: Snapshot }[], kind: SnapshotKind, paths: readonly string[], host: string, store?: string): { id: string; snapshot: Snapshot } | undefined {
-  const candidates = all.filter((s) => s.snapshot.host === host && samePaths(s.snapshot.paths, paths) && s.snapshot.store === store && s.snapshot.tree !== undefined);
+  const candidates = all.filter((s) => s.snapshot.host === host && samePaths(s.snapshot.paths, paths) && s.snapshot.store === store);
   if (kind === 'full') return undefined;
   const pool = kind === 'differential' ? candidates.filter((s) => s.snapshot.kind === 'full') : candidates;
   return pool[pool.length - 1];

@@ -132,11 +132,17 @@ export class Repository {
 
   // ---------- locks ----------
 
+  /** Takes a shared lock, unless this process already holds a lock. */
   async lockShared(): Promise<void> {
-    this.lock = await acquireLock(this.backend, this.sealer, this.hasher, false);
+    this.lock ??= await acquireLock(this.backend, this.sealer, this.hasher, false);
   }
 
+  /** Takes the exclusive lock (upgrading a shared one this process holds). */
   async lockExclusive(): Promise<void> {
+    if (this.lock?.exclusive) return;
+    const shared = this.lock;
+    this.lock = undefined;
+    await shared?.release();
     this.lock = await acquireLock(this.backend, this.sealer, this.hasher, true);
   }
 
@@ -382,6 +388,22 @@ export class Repository {
     this.lock = undefined;
     this.index.close();
     await this.backend.close();
+  }
+
+  // ---------- maintenance ----------
+
+  /** Deletes a snapshot object (forget, repair): the data it referenced stays until a prune. */
+  async removeSnapshot(id: string): Promise<void> {
+    this.checkLock();
+    await this.backend.remove('snapshots', id);
+    this.index.removeSnapshot(id);
+  }
+
+  /** Rebuilds the local index from the index segments in the repository (after prune rewrote them). */
+  async reloadIndex(): Promise<void> {
+    this.treePacks.clear();
+    this.index.clearBlobs();
+    await this.syncIndex();
   }
 }
 

@@ -18,6 +18,21 @@ export interface SnapshotStats {
   errors: number;
 }
 
+export interface DatabaseStats {
+  /** where it was dumped from, without credentials */
+  source: string;
+  database: string;
+  tables: number;
+  rows: number;
+  rowBytes: number;
+  addedBytes: number;
+  durationMs: number;
+  /** how consistency was obtained and what was locked for how long */
+  lockStrategy: string;
+  lockedMs: number;
+  binlog?: { file: string; position: number; gtid?: string };
+}
+
 /**
  * snapshots/<id>: one complete, restorable manifest. `tree` is the root: for a single
  * directory its contents, otherwise one entry per backed-up path (named by its base name).
@@ -35,6 +50,8 @@ export interface Snapshot {
   store?: string;
   tree?: BlobId;
   database?: BlobId;
+  /** what the database part covered, when there is one */
+  databaseStats?: DatabaseStats;
   meta?: Record<string, string>;
   stats: SnapshotStats;
   /** names of files that could not be read completely */
