@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import type { Backend } from '../storage/Backend.js';
-import { LocalBackend } from '../storage/LocalBackend.js';
+import { backendFromUrl } from '../storage/backendFromUrl.js';
 import { Repository } from '../repo/repository.js';
 import { makeOutput, type Output } from './output.js';
 
@@ -26,11 +26,9 @@ export function repoLocation(g: GlobalOptions): string {
   return loc;
 }
 
+/** A path, sftp://, s3://, s3+http:// or rclone: location (see storage/backendFromUrl.ts). */
 export function openBackend(location: string): Backend {
-  if (/^(sftp|s3):\/\//.test(location) || location.startsWith('rclone:')) {
-    throw new OcvaultError('Usage', `remote repositories (${location.split(':')[0]}) are not supported by this build yet; use a local path`);
-  }
-  return new LocalBackend(location.startsWith('file://') ? location.slice(7) : location);
+  return backendFromUrl(location);
 }
 
 function firstLine(s: string): string {
@@ -46,7 +44,7 @@ export function readPassword(g: GlobalOptions): string | undefined {
     try {
       return firstLine(readFileSync(file, 'utf8'));
     } catch (e) {
-      throw new OcvaultError('Usage', `cannot read password file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new OcvaultError('NoPassword', `cannot read password file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   };
   if (g.passwordFile) return fromFile(g.passwordFile);
@@ -54,7 +52,7 @@ export function readPassword(g: GlobalOptions): string | undefined {
     try {
       return firstLine(execSync(g.passwordCommand, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
     } catch {
-      throw new OcvaultError('Usage', 'the password command failed');
+      throw new OcvaultError('NoPassword', 'the password command failed');
     }
   }
   if (process.env.OCVAULT_PASSWORD_FILE) return fromFile(process.env.OCVAULT_PASSWORD_FILE);
@@ -63,7 +61,13 @@ export function readPassword(g: GlobalOptions): string | undefined {
 }
 
 export async function openRepository(g: GlobalOptions): Promise<Repository> {
-  return Repository.open(openBackend(repoLocation(g)), { password: readPassword(g), cacheDir: g.cacheDir });
+  const backend = openBackend(repoLocation(g));
+  try {
+    return await Repository.open(backend, { password: readPassword(g), cacheDir: g.cacheDir });
+  } catch (e) {
+    await backend.close().catch(() => undefined);
+    throw e;
+  }
 }
 
 /** Runs `fn` with an open repository and always closes it (releasing locks, stopping workers). */

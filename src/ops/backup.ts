@@ -11,6 +11,9 @@ import { parseConnectionUrl, redactConnectionUrl, type TableDump } from '../sour
 import { backupDatabase } from './databaseSnapshot.js';
 import { selectParent } from './selectParent.js';
 
+/** Temporary uploads older than this were left by a process that died. */
+const STALE_TEMPORARY_MS = 6 * 60 * 60 * 1000;
+
 export interface DatabaseSource {
   url: string;
   /** tables saved without rows (sessions and the like) */
@@ -57,6 +60,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const host = opts.host ?? hostname();
   const target = opts.database ? parseConnectionUrl(opts.database.url) : undefined;
   await repo.lockShared();
+  await repo.adoptUnindexedPacks();
+  await repo.backend.removeStaleTemporaries?.(STALE_TEMPORARY_MS);
   const parent = selectParent(repo.snapshots(), opts.kind, paths, host, opts.store);
   // A differential with no full to compare with is a full.
   const kind: SnapshotKind = opts.kind === 'differential' && !parent ? 'full' : opts.kind;

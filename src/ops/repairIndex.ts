@@ -1,7 +1,6 @@
 import pLimit from 'p-limit';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import type { Repository } from '../repo/repository.js';
-import { decodePackHeader, headerReadGuess, type PackEntry } from '../repo/pack.js';
 import type { IndexSegment } from '../repo/indexSegment.js';
 
 export interface RepairIndexResult {
@@ -10,18 +9,6 @@ export interface RepairIndexResult {
   damagedPacks: string[];
   segmentsWritten: number;
   segmentsRemoved: number;
-}
-
-/** Reads a pack's header from its tail, reading more when the first guess was short. */
-export async function readPackHeader(repo: Repository, name: string, size: number): Promise<PackEntry[]> {
-  let want = Math.min(size, headerReadGuess());
-  for (;;) {
-    const tail = await repo.backend.load('data', name, { offset: size - want, length: want });
-    const r = decodePackHeader(tail, size, repo.sealer, name);
-    if (Array.isArray(r)) return r;
-    if (r.need <= want) throw new OcvaultError('CorruptObject', `pack ${name} has a malformed header`, { pack: name });
-    want = r.need;
-  }
 }
 
 /**
@@ -39,7 +26,7 @@ export async function repairIndex(repo: Repository, onDamaged?: (pack: string, w
     packs.map((p) =>
       limit(async () => {
         try {
-          return { id: p.name, size: p.size, blobs: await readPackHeader(repo, p.name, p.size) };
+          return { id: p.name, size: p.size, blobs: await repo.readPackHeader(p.name, p.size) };
         } catch (e) {
           if (!(e instanceof OcvaultError)) throw e;
           damaged.push(p.name);

@@ -12,6 +12,7 @@ import { decodeRepoConfig, encodeRepoConfig, newRepoConfig, type RepoConfig } fr
 import { LocalIndex, type BlobLocation } from './localIndex.js';
 import { PackWriter, type WrittenPack } from './packWriter.js';
 import { decodeIndexSegment, encodeIndexSegment, type IndexSegment } from './indexSegment.js';
+import { decodePackHeader, headerReadGuess, type PackEntry } from './pack.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.js';
 import { decodeBlobPlain, encodeBlobPlain } from './blobCodec.js';
 import { openObject, sealObject } from './objectCodec.js';
@@ -187,6 +188,45 @@ export class Repository {
     await this.backend.save('index', name, bytes);
     this.index.addSegment(name, seg);
     return name;
+  }
+
+  /** Reads a pack's header from its tail, reading more when the first guess was short. */
+  async readPackHeader(name: string, size: number): Promise<PackEntry[]> {
+    let want = Math.min(size, headerReadGuess());
+    for (;;) {
+      const tail = await this.backend.load('data', name, { offset: size - want, length: want });
+      const r = decodePackHeader(tail, size, this.sealer, name);
+      if (Array.isArray(r)) return r;
+      if (r.need <= want) throw new OcvaultError('CorruptObject', `pack ${name} has a malformed header`, { pack: name });
+      want = r.need;
+    }
+  }
+
+  /**
+   * Indexes packs that are stored but listed in no index segment — what a backup that was
+   * killed had already uploaded — so the next backup reuses them instead of uploading again.
+   * Returns how many packs were adopted. A pack whose header cannot be read is left alone.
+   */
+  async adoptUnindexedPacks(): Promise<number> {
+    const known = new Set(this.index.packs().map((p) => p.id));
+    const orphans = (await this.backend.list('data')).filter((p) => !known.has(p.name));
+    if (orphans.length === 0) return 0;
+    const limit = pLimit(8);
+    const found = await Promise.all(
+      orphans.map((p) =>
+        limit(async () => {
+          try {
+            return { id: p.name, size: p.size, blobs: await this.readPackHeader(p.name, p.size) };
+          } catch (e) {
+            if (e instanceof OcvaultError) return undefined;
+            throw e;
+          }
+        }),
+      ),
+    );
+    const packs = found.filter((p): p is NonNullable<typeof p> => p !== undefined);
+    if (packs.length) await this.saveIndexSegment({ version: 1, supersedes: [], packs });
+    return packs.length;
   }
 
   private verifyName(kind: string, name: string, bytes: Buffer): void {

@@ -31,6 +31,8 @@ export interface Backend {
   stat(type: ObjectType, name: string): Promise<ObjectInfo>;
   list(type: ObjectType): Promise<ObjectInfo[]>;
   remove(type: ObjectType, name: string): Promise<void>;
+  /** Deletes temporary upload files older than `olderThanMs` (left by killed processes), where the store has any. */
+  removeStaleTemporaries?(olderThanMs: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -173,5 +173,25 @@ export class LocalBackend implements Backend {
     }
   }
 
+  async removeStaleTemporaries(olderThanMs: number): Promise<void> {
+    const dir = path.join(this.root, 'tmp');
+    let names: string[];
+    try {
+      names = await fsp.readdir(dir);
+    } catch {
+      return;
+    }
+    const cutoff = Date.now() - olderThanMs;
+    for (const name of names) {
+      if (!name.endsWith('.tmp')) continue;
+      const file = path.join(dir, name);
+      try {
+        if ((await fsp.stat(file)).mtimeMs < cutoff) await fsp.unlink(file);
+      } catch {
+        // gone already, or not ours to remove
+      }
+    }
+  }
+
   async close(): Promise<void> {}
 }
