@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { OcvaultError } from '../errors/OcvaultError.js';
-import { backup } from '../ops/backup.js';
+import { backup, type BackupOptions } from '../ops/backup.js';
+import { backupDetectedStore, type StorePlan } from '../ops/storeBackup.js';
+import { detectStore } from '../opencart/detectStore.js';
 import type { SnapshotKind } from '../repo/snapshot.js';
 import { withRepository, output, type GlobalOptions } from './context.js';
 import { formatBytes, formatDuration } from './output.js';
@@ -11,7 +13,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function registerBackup(program: Command): void {
   program
     .command('backup')
-    .description('back up files and directories into a new snapshot')
+    .description('back up files and directories into a new snapshot (a single OpenCart store folder: its files, storage and database)')
     .argument('[paths...]', 'files and directories to save')
     .option('--type <kind>', 'incremental (default), differential or full', 'incremental')
     .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
@@ -21,17 +23,23 @@ export function registerBackup(program: Command): void {
     .option('--db <url>', 'also dump this database: mysql://user:pass@host:port/db (?socket=/path)')
     .option('--db-schema-only <table>', 'save this table without its rows (repeatable)', collect, [])
     .option('--db-parallel <n>', 'connections dumping tables at once', (v) => Number.parseInt(v, 10))
-    .action(async (paths: string[], opts: { type: string; tag: string[]; exclude: string[]; time?: string; host?: string; db?: string; dbSchemaOnly: string[]; dbParallel?: number }, cmd: Command) => {
+    .option('--no-default-excludes', 'store backups: keep the caches, logs and sessions the store rebuilds itself')
+    .option('--skip-volatile', 'store backups: save session-type tables without their rows')
+    .action(async (paths: string[], opts: { type: string; tag: string[]; exclude: string[]; time?: string; host?: string; db?: string; dbSchemaOnly: string[]; dbParallel?: number; defaultExcludes: boolean; skipVolatile?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const out = output(g);
       if (!['incremental', 'differential', 'full'].includes(opts.type)) throw new OcvaultError('Usage', `--type must be incremental, differential or full, not ${opts.type}`);
       const time = opts.time ? new Date(opts.time) : undefined;
       if (time && Number.isNaN(time.getTime())) throw new OcvaultError('Usage', `--time ${opts.time} is not a date`);
       const started = Date.now();
+      // one folder holding an OpenCart store: its files, moved storage and database in one snapshot
+      const store = paths.length === 1 ? await detectStore(paths[0]!) : undefined;
+      const run = (repo: Parameters<typeof backup>[0], common: Omit<BackupOptions, 'paths' | 'database'>): Promise<Awaited<ReturnType<typeof backup>> & { plan?: StorePlan }> =>
+        store
+          ? backupDetectedStore(repo, store, { ...common, defaultExcludes: opts.defaultExcludes, skipVolatile: opts.skipVolatile, databaseUrl: opts.db, schemaOnly: opts.dbSchemaOnly, parallel: opts.dbParallel })
+          : backup(repo, { ...common, paths, database: opts.db ? { url: opts.db, schemaOnly: opts.dbSchemaOnly, parallel: opts.dbParallel } : undefined });
       const result = await withRepository(g, (repo) =>
-        backup(repo, {
-          paths,
-          database: opts.db ? { url: opts.db, schemaOnly: opts.dbSchemaOnly, parallel: opts.dbParallel } : undefined,
+        run(repo, {
           onDatabase: (d) => {
             if (!out.json && !out.quiet) {
               process.stderr.write(
@@ -63,9 +71,11 @@ export function registerBackup(program: Command): void {
       );
       out.clearStatus();
       const s = result.snapshot;
+      const info = result.plan?.info;
       if (out.json) {
-        out.printJson({ id: result.id, shortId: result.id.slice(0, 8), kind: s.kind, parent: s.parent ?? null, time: s.time, paths: s.paths, tags: s.tags, stats: s.stats, database: s.databaseStats ?? null, warnings: result.warnings });
+        out.printJson({ id: result.id, shortId: result.id.slice(0, 8), kind: s.kind, parent: s.parent ?? null, time: s.time, paths: s.paths, tags: s.tags, stats: s.stats, database: s.databaseStats ?? null, warnings: result.warnings, ...(info ? { store: info, excludes: result.plan!.options.excludes } : {}) });
       } else {
+        if (info) out.print(`store "${info.store}": OpenCart ${info.version || info.family}, admin ${info.admin ? `${info.admin}/` : 'not found'}${info.layout === 'split' ? `, storage ${info.storage} (outside the store)` : ''}, tables ${info.dbPrefix}*`);
         out.print(
           `snapshot ${result.id.slice(0, 8)} saved (${s.kind}${s.parent ? `, parent ${s.parent.slice(0, 8)}` : ''}): ` +
             `${s.stats.files} files (${s.stats.newFiles} new, ${s.stats.changedFiles} changed, ${s.stats.unchangedFiles} unchanged), ` +

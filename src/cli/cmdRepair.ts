@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { repairIndex } from '../ops/repairIndex.js';
-import { withRepository, output, type GlobalOptions } from './context.js';
+import { output, type GlobalOptions } from './context.js';
+import { withTolerantRepository } from './tolerantRepository.js';
 import { registerRepairSnapshots } from './cmdRepairSnapshots.js';
 
 export function registerRepair(program: Command): void {
@@ -11,7 +12,10 @@ export function registerRepair(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const out = output(g);
-      const r = await withRepository(g, (repo) => repairIndex(repo, (pack, why) => out.warn(`pack ${pack} skipped: ${why}`)));
+      const r = await withTolerantRepository(g, (repo, backend, skipped) => {
+        for (const s of skipped) out.warn(`${s.type}/${s.name} is damaged and will be replaced: ${s.message}`);
+        return repairIndex(repo, (pack, why) => out.warn(`pack ${pack} skipped: ${why}`), backend);
+      });
       if (out.json) out.printJson(r);
       else out.print(`index rebuilt from ${r.packs} packs (${r.blobs} blobs); ${r.segmentsRemoved} old segment(s) replaced${r.damagedPacks.length ? `; ${r.damagedPacks.length} damaged pack(s) skipped` : ''}`);
       if (r.damagedPacks.length) process.exitCode = 1;

@@ -26,7 +26,7 @@ export function registerRepairSnapshots(repair: Command): void {
 
 function printRepair(out: Output, r: RepairSnapshotsResult): void {
   for (const s of r.repaired) {
-    const outcome = r.dryRun ? 'would be repaired' : s.repaired ? `repaired as ${s.repaired.slice(0, 8)}` : 'had nothing left to salvage';
+    const outcome = s.alreadyRepaired ? `was repaired before (as ${s.alreadyRepaired.slice(0, 8)})` : r.dryRun ? 'would be repaired' : s.repaired ? `repaired as ${s.repaired.slice(0, 8)}` : 'had nothing left to salvage';
     out.print(`snapshot ${s.original.slice(0, 8)} (${s.time.replace('T', ' ').slice(0, 19)}) ${outcome}${s.forgotten ? '; original removed' : ''}:`);
     for (const c of s.changes) out.print(`  ${c.path}: ${c.what}`);
   }

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import { restore } from '../ops/restore.js';
 import { restoreDatabase } from '../ops/restoreDatabase.js';
+import { restoreStore } from '../ops/storeRestore.js';
+import { storeInfoFromMeta } from '../opencart/storeSnapshotInfo.js';
 import { withRepository, output, type GlobalOptions } from './context.js';
 import { formatBytes, formatDuration } from './output.js';
 
@@ -15,6 +17,7 @@ interface RestoreFlags {
   force?: boolean;
   filesOnly?: boolean;
   dbOnly?: boolean;
+  storageTarget?: string;
 }
 
 export function registerRestore(program: Command): void {
@@ -26,7 +29,8 @@ export function registerRestore(program: Command): void {
     .option('--include <glob>', 'restore only matching paths (repeatable)', collect, [])
     .option('--db <url>', 'load the database into mysql://user:pass@host:port/db (?socket=/path)')
     .option('--table <name>', 'restore only this table (repeatable)', collect, [])
-    .option('--force', 'replace a non-empty database (a snapshot of it is taken first)')
+    .option('--force', 'replace a non-empty database or a live store (a snapshot of what is replaced is taken first)')
+    .option('--storage-target <dir>', 'store snapshots: where a storage folder moved outside the store goes (default: its old place when restoring in place, else <target>-storage)')
     .option('--files-only', 'restore only the files')
     .option('--db-only', 'restore only the database')
     .action(async (ref: string, opts: RestoreFlags, cmd: Command) => {
@@ -37,6 +41,37 @@ export function registerRestore(program: Command): void {
       await withRepository(g, async (repo) => {
         const { id, snapshot } = repo.resolveSnapshot(ref);
         report.id = id;
+        if (storeInfoFromMeta(snapshot.meta)) {
+          // a store: files to --target, the database into the one its config names (or --db)
+          const r = await restoreStore(repo, {
+            snapshot: id,
+            target: opts.target,
+            storageTarget: opts.storageTarget,
+            db: opts.db,
+            filesOnly: opts.filesOnly,
+            dbOnly: opts.dbOnly,
+            includes: opts.include,
+            tables: opts.table.length ? opts.table : undefined,
+            force: opts.force,
+            onSafetySnapshot: (sid) => {
+              if (!out.json) process.stderr.write(`saved what this restore replaces as snapshot ${sid.slice(0, 8)} (restore that to undo)\n`);
+            },
+            onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
+            onTable: out.progress ? (t, rows) => out.status(`loaded ${t} (${rows} rows)`) : undefined,
+          });
+          out.clearStatus();
+          Object.assign(report, { store: r.store, safetySnapshot: r.safetySnapshot ?? null });
+          if (r.files) {
+            report.files = { target: r.files.target, storageTarget: r.files.storageTarget ?? null, ...r.files.progress };
+            if (!out.json) out.print(`restored the files of store snapshot ${id.slice(0, 8)} to ${r.files.target}${r.files.storageTarget ? ` (storage to ${r.files.storageTarget})` : ''}: ${r.files.progress.files} files, ${r.files.progress.dirs} dirs, ${r.files.progress.symlinks} links, ${formatBytes(r.files.progress.bytes)}`);
+          }
+          if (r.database) {
+            const l = r.database.load;
+            report.database = { target: r.database.target, ...l, checks: l.checks.length, safetySnapshot: r.safetySnapshot ?? null };
+            if (!out.json) out.print(`loaded the database of snapshot ${id.slice(0, 8)} into ${r.database.target}: ${l.tables} tables, ${l.rows} rows in ${formatDuration(Math.round(l.loadMs))} (${l.mode}); all ${l.checks.length} table checksums match (${formatDuration(Math.round(l.verifyMs))})`);
+          }
+          return;
+        }
         const wantFiles = !opts.dbOnly && snapshot.tree !== undefined;
         const wantDb = !opts.filesOnly && snapshot.database !== undefined && opts.db !== undefined;
         if (wantFiles && !opts.target) throw new OcvaultError('Usage', `snapshot ${id.slice(0, 8)} holds files: give --target DIR (or --db-only)`);

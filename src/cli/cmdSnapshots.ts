@@ -7,11 +7,12 @@ export function registerSnapshots(program: Command): void {
     .command('snapshots')
     .description('list snapshots, oldest first')
     .option('--tag <tag>', 'only snapshots with this tag')
-    .action(async (opts: { tag?: string }, cmd: Command) => {
+    .option('--store <name>', 'only snapshots of this OpenCart store')
+    .action(async (opts: { tag?: string; store?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const out = output(g);
       const list = await withRepository(g, async (repo) => repo.snapshots());
-      const shown = list.filter((s) => !opts.tag || s.snapshot.tags.includes(opts.tag));
+      const shown = list.filter((s) => (!opts.tag || s.snapshot.tags.includes(opts.tag)) && (opts.store === undefined || s.snapshot.store === opts.store));
       if (out.json) {
         out.printJson(
           shown.map(({ id, snapshot: s }) => ({

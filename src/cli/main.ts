@@ -12,6 +12,9 @@ import { registerDump } from './cmdDump.js';
 import { registerForget } from './cmdForget.js';
 import { registerPrune } from './cmdPrune.js';
 import { registerCheck } from './cmdCheck.js';
+import { registerCopy } from './cmdCopy.js';
+import { registerClone } from './cmdClone.js';
+import { registerDiff } from './cmdDiff.js';
 
 const program = new Command();
 program
@@ -40,6 +43,9 @@ registerDump(program);
 registerForget(program);
 registerPrune(program);
 registerCheck(program);
+registerCopy(program);
+registerClone(program);
+registerDiff(program);
 for (const c of program.commands) {
   c.exitOverride();
   for (const sub of c.commands) sub.exitOverride();

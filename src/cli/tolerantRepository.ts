@@ -8,7 +8,15 @@ import { openBackend, readPassword, repoLocation, type GlobalOptions } from './c
  * damaged (check and repair must work exactly then). `backend` lists every object, damaged too.
  */
 export async function withTolerantRepository<T>(g: GlobalOptions, fn: (repo: Repository, backend: Backend, skipped: SkippedObject[]) => Promise<T>): Promise<T> {
-  const { repo, backend, skipped } = await openTolerant(openBackend(repoLocation(g)), { password: readPassword(g), cacheDir: g.cacheDir });
+  const raw = openBackend(repoLocation(g));
+  let opened: Awaited<ReturnType<typeof openTolerant>>;
+  try {
+    opened = await openTolerant(raw, { password: readPassword(g), cacheDir: g.cacheDir });
+  } catch (e) {
+    await raw.close().catch(() => undefined);
+    throw e;
+  }
+  const { repo, backend, skipped } = opened;
   try {
     return await fn(repo, backend, skipped);
   } finally {

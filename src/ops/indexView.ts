@@ -66,7 +66,8 @@ export class IndexView {
       ),
     );
     const good = loaded.filter((s): s is NonNullable<typeof s> => s !== undefined);
-    const superseded = new Set(good.flatMap((s) => s.seg.supersedes).filter((n) => names.includes(n)));
+    const listed = new Set(names);
+    const superseded = new Set(good.flatMap((s) => s.seg.supersedes).filter((n) => listed.has(n)));
     const formerly = new Set<string>();
     for (const s of good) if (superseded.has(s.name)) for (const p of s.seg.packs) formerly.add(p.id);
     const view = new IndexView(names, damaged.sort((a, b) => (a.name < b.name ? -1 : 1)), superseded, formerly);

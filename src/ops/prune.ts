@@ -1,7 +1,8 @@
 import pLimit from 'p-limit';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import type { Repository } from '../repo/repository.js';
-import type { IndexSegment } from '../repo/indexSegment.js';
+import { encodeIndexSegment, type IndexSegment } from '../repo/indexSegment.js';
+import { sealObject } from '../repo/objectCodec.js';
 import { PackWriter, type WrittenPack } from '../repo/packWriter.js';
 import { IndexView } from './indexView.js';
 import { referencedBlobs, snapshotRoots, type BlobRef } from './references.js';
@@ -50,8 +51,10 @@ const ORPHANS_META = 'prune.orphansSeen';
  *  1. used blobs copied out of packs to repack, into new packs (unindexed until step 2);
  *  2. new index segments written: every kept and new pack; the last one supersedes every old
  *     segment, so until it is stored the old index is in force, and after it the new one;
- *  3. the old segments deleted (already ignored by readers);
- *  4. only now the packs no index lists any more deleted.
+ *  3. only now the packs the new index leaves out are deleted;
+ *  4. then the old segments (readers ignore them already). Deleting them last means that after
+ *     a crash in step 3 the packs still to delete are listed by a superseded segment, which
+ *     marks them as prune leftovers: the next prune deletes them without a grace period.
  * Nothing is changed when a snapshot cannot be walked or a used blob is missing.
  */
 export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneResult> {
@@ -124,28 +127,36 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   // 1. repack
   const written = plan.repack.length > 0 ? await repack(repo, plan, (d, t) => opts.onProgress?.('repack', d, t)) : [];
 
-  // 2. the new index, then 3. the old one away
+  // 2. the new index
   if (changesIndex) {
     repo.checkLock();
     const packs = [...plan.keep.map((p) => ({ id: p.id, size: p.size, blobs: p.blobs })), ...written];
     const segments: IndexSegment[] = [];
     for (let i = 0; i < packs.length || segments.length === 0; i += PACKS_PER_SEGMENT) segments.push({ version: 1, supersedes: [], packs: packs.slice(i, i + PACKS_PER_SEGMENT) });
     segments[segments.length - 1]!.supersedes = view.segments;
-    for (const seg of segments) await repo.saveIndexSegment(seg);
-    repo.checkLock();
-    for (const name of view.segments) await repo.backend.remove('index', name);
-    result.segments = { written: segments.length, removed: view.segments.length };
+    // The local index is emptied first and the segments stored straight to the repository: if
+    // prune dies from here on, the next open rebuilds the cache from the repository (where the
+    // new segment supersedes the old ones) rather than trusting rows for packs being deleted.
+    // (repo.saveIndexSegment would add the new segment to the cache without its `supersedes`.)
+    repo.index.clearBlobs();
+    for (const seg of segments) await storeSegment(repo, seg);
+    result.segments.written = segments.length;
   }
 
-  // 4. packs no index lists any more
+  // 3. packs no index lists any more
   const doomed = [...plan.unused.map((p) => p.id), ...plan.repack.map((r) => r.pack.id), ...deleteOrphans.map((o) => o.id)];
   repo.checkLock();
   const limit = pLimit(8);
   let deleted = 0;
-  await Promise.all(doomed.map((id) => limit(async () => {
+  await settleAll(doomed.map((id) => limit(async () => {
     await repo.backend.remove('data', id);
     opts.onProgress?.('delete', ++deleted, doomed.length);
   })));
+
+  // 4. the superseded segments (all old ones, or leftovers of an interrupted prune or repair)
+  const oldSegments = changesIndex ? view.segments : [...view.superseded];
+  for (const name of oldSegments) await repo.backend.remove('index', name);
+  result.segments.removed = oldSegments.length;
   if (changesIndex) await repo.reloadIndex();
   rememberOrphans(repo, orphans, now);
 
@@ -166,9 +177,11 @@ async function repack(repo: Repository, plan: PrunePlan, onProgress: (done: numb
   repo.startWorkers();
   const limit = pLimit(2);
   let done = 0;
-  await Promise.all(
+  let failed = false;
+  const copied = settleAll(
     plan.repack.map((r) =>
       limit(async () => {
+        if (failed) return;
         let bytes: Buffer;
         try {
           bytes = await repo.backend.load('data', r.pack.id);
@@ -188,12 +201,34 @@ async function repack(repo: Repository, plan: PrunePlan, onProgress: (done: numb
           await writers[b.type].add(b.id, b.type, Buffer.from(sealed), b.rawLength);
         }
         onProgress(++done, plan.repack.length);
+      }).catch((e: unknown) => {
+        failed = true;
+        throw e;
       }),
     ),
   );
+  try {
+    await copied;
+  } catch (e) {
+    // let uploads already under way end before reporting (their packs stay unindexed orphans)
+    await Promise.allSettled([writers.data.flush(), writers.tree.flush()]);
+    throw e;
+  }
   await writers.data.flush();
   await writers.tree.flush();
   return written;
+}
+
+async function storeSegment(repo: Repository, seg: IndexSegment): Promise<void> {
+  const bytes = sealObject(repo.sealer, encodeIndexSegment(seg), repo.config.compression.level);
+  await repo.backend.save('index', repo.hasher.plain(bytes).toString('hex'), bytes);
+}
+
+/** Waits for every task, then throws the first failure (nothing is left running behind an error). */
+async function settleAll(tasks: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(tasks);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 /** Which unindexed packs to delete now (see PruneOptions.orphanGraceMs). */

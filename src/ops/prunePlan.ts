@@ -45,7 +45,7 @@ export interface PrunePlan {
     usedBlobs: number;
     usedBytes: number;
     unusedBlobs: number;
-    /** bytes of packs (kept or repacked) not taken by used blobs, before prune */
+    /** bytes of blobs without a kept copy (whole unused packs counted in full), before prune */
     unusedBytes: number;
     /** unused bytes left once the plan is carried out */
     unusedBytesAfter: number;
@@ -111,13 +111,15 @@ export function planPrune(input: PlanInput): PrunePlan {
   for (const p of present) {
     const mine = claims.get(p.id)!;
     const u = mine.reduce((n, b) => n + b.length, 0);
+    // unused space: blobs without a kept copy here (headers are overhead, not unused)
+    const waste = p.blobs.reduce((n, b) => n + b.length, 0) - u;
     usedBytes += u;
     packBytes += p.size;
     unusedBlobs += p.blobs.length - mine.length;
     if (mine.length === 0) unused.push(p);
     else {
-      unusedBytes += p.size - u;
-      if (p.size > u) partial.push({ p, usedBytes: u, unusedBytes: p.size - u });
+      unusedBytes += waste;
+      if (waste > 0) partial.push({ p, usedBytes: u, unusedBytes: waste });
     }
   }
   const unusedTotal = unusedBytes + unused.reduce((n, p) => n + p.size, 0);

@@ -2,6 +2,7 @@ import pLimit from 'p-limit';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import type { Repository } from '../repo/repository.js';
 import type { IndexSegment } from '../repo/indexSegment.js';
+import type { Backend } from '../storage/Backend.js';
 
 export interface RepairIndexResult {
   packs: number;
@@ -16,9 +17,10 @@ export interface RepairIndexResult {
  * supersede every old one, then deletes the old ones (readers ignore superseded segments,
  * so an interruption between the two steps leaves a valid repository).
  */
-export async function repairIndex(repo: Repository, onDamaged?: (pack: string, why: string) => void): Promise<RepairIndexResult> {
+export async function repairIndex(repo: Repository, onDamaged?: (pack: string, why: string) => void, storage: Backend = repo.backend): Promise<RepairIndexResult> {
   await repo.lockExclusive();
-  const old = (await repo.backend.list('index')).map((o) => o.name);
+  // `storage` lists every segment, damaged ones too (the repository may have been opened past them).
+  const old = (await storage.list('index')).map((o) => o.name);
   const packs = await repo.backend.list('data');
   const limit = pLimit(8);
   const damaged: string[] = [];
@@ -42,6 +44,6 @@ export async function repairIndex(repo: Repository, onDamaged?: (pack: string, w
   segments[0]!.supersedes = old;
   repo.index.clearBlobs();
   for (const seg of segments) await repo.saveIndexSegment(seg);
-  for (const name of old) await repo.backend.remove('index', name);
+  for (const name of old) await storage.remove('index', name);
   return { packs: good.length, blobs: good.reduce((n, p) => n + p.blobs.length, 0), damagedPacks: damaged, segmentsWritten: segments.length, segmentsRemoved: old.length };
 }

@@ -27,6 +27,8 @@ export interface RepairChange {
   /** file, directory ('/' at the end) or [database]/<table> */
   path: string;
   what: string;
+  /** file bytes the repaired snapshot no longer has (when known) */
+  bytes?: number;
 }
 
 export interface RepairedSnapshot {
@@ -34,6 +36,8 @@ export interface RepairedSnapshot {
   time: string;
   /** the new snapshot; null when nothing could be salvaged or on a dry run */
   repaired: string | null;
+  /** set when an earlier run already stored a repaired copy (none is made again) */
+  alreadyRepaired?: string;
   changes: RepairChange[];
   forgotten: boolean;
 }
@@ -104,12 +108,12 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
         else {
           const size = kept.reduce((s, c) => s + rawLength(c), 0);
           out.push({ ...n, content: kept, size });
-          changes.push({ path: n.name, what: `${n.content!.length - kept.length} of ${n.content!.length} chunk(s) lost; ${n.size! - size} bytes removed, ${size} kept` });
+          changes.push({ path: n.name, what: `${n.content!.length - kept.length} of ${n.content!.length} chunk(s) lost; ${n.size! - size} bytes removed, ${size} kept`, bytes: n.size! - size });
         }
       } else if (n.type === 'dir') {
         const sub = await rewriteDir(n.subtree!);
         out.push(sub.id === n.subtree ? n : { ...n, subtree: sub.id });
-        for (const c of sub.changes) changes.push({ path: c.path === '/' ? `${n.name}/` : joinPath(n.name, c.path), what: c.what });
+        for (const c of sub.changes) changes.push({ ...c, path: c.path === '/' ? `${n.name}/` : joinPath(n.name, c.path) });
       } else out.push(n);
     }
     if (changes.length === 0) return { id, changes };
@@ -143,7 +147,8 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
 
   const wanted = opts.snapshots?.length ? new Set(opts.snapshots.map((r) => repo.resolveSnapshot(r).id)) : undefined;
   const list = repo.snapshots().filter((s) => !wanted || wanted.has(s.id));
-  const plans: { id: string; original: Snapshot; next: Snapshot | null; changes: RepairChange[] }[] = [];
+  const repairedBefore = new Map(repo.snapshots().filter((s) => s.snapshot.meta?.repairedFrom).map((s) => [s.snapshot.meta!.repairedFrom!, s.id]));
+  const plans: { id: string; original: Snapshot; next: Snapshot | null; changes: RepairChange[]; already?: string }[] = [];
   for (const { id, snapshot } of list) {
     const changes: RepairChange[] = [];
     let tree = snapshot.tree;
@@ -160,8 +165,14 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
       changes.push(...r.changes);
     }
     if (changes.length === 0) continue;
+    const already = repairedBefore.get(id);
     let next: Snapshot | null = null;
+    if (already) {
+      plans.push({ id, original: snapshot, next: null, changes, already });
+      continue;
+    }
     if (tree || database) {
+      const lostBytes = changes.reduce((n, c) => n + (c.bytes ?? 0), 0);
       const { tree: _t, database: _d, ...rest } = snapshot;
       next = {
         ...rest,
@@ -169,6 +180,7 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
         ...(database ? { database } : {}),
         tags: [...new Set([...snapshot.tags, REPAIRED_TAG])],
         meta: { ...snapshot.meta, repairedFrom: id },
+        stats: { ...snapshot.stats, bytes: Math.max(0, snapshot.stats.bytes - lostBytes) },
         warnings: [...(snapshot.warnings ?? []), ...changes.map((c) => `${c.path}: ${c.what}`)],
       };
     }
@@ -185,7 +197,7 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
       await repo.removeSnapshot(p.id);
       forgotten = true;
     }
-    result.repaired.push({ original: p.id, time: p.original.time, repaired, changes: p.changes, forgotten });
+    result.repaired.push({ original: p.id, time: p.original.time, repaired, changes: p.changes, forgotten, ...(p.already ? { alreadyRepaired: p.already } : {}) });
   }
   for (const u of unreadable) {
     const removed = opts.forget === true && !opts.dryRun;

@@ -18,6 +18,18 @@ function worthCompressing(data: Uint8Array, level: number): boolean {
   return compress(sample, { compressionLevel: level }).length < SAMPLE - SAMPLE / 32;
 }
 
+const FLAG_RAW = Buffer.from([RAW]);
+const FLAG_ZSTD = Buffer.from([ZSTD]);
+
+/** The plaintext as parts (flag byte, payload): a raw payload is the caller's bytes, not a copy. */
+export function encodeBlobParts(data: Uint8Array, level: number): Uint8Array[] {
+  if (data.length >= 64 && worthCompressing(data, level)) {
+    const z = compress(data, { compressionLevel: level });
+    if (z.length < data.length - (data.length >> 5)) return [FLAG_ZSTD, z];
+  }
+  return [FLAG_RAW, data];
+}
+
 export function encodeBlobPlain(data: Uint8Array, level: number): Buffer {
   if (data.length >= 64 && worthCompressing(data, level)) {
     const z = compress(data, { compressionLevel: level });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { blake3, prepareHashKey, type Blake3 } from './hash.js';
 import { makeChunker, type Chunker } from './chunker.js';
 import { makeSealer, type Sealer } from './sealer.js';
-import { decodeBlobPlain, encodeBlobPlain } from './blobCodec.js';
+import { decodeBlobPlain, encodeBlobParts } from './blobCodec.js';
 import { LocalIndex } from './localIndex.js';
 import type { FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
 
@@ -13,9 +13,9 @@ import type { FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blob
  */
 const init = workerData as WorkerInit;
 const port = parentPort!;
-const READ = 8 * 1024 * 1024;
+const READ = 1024 * 1024;
 /** Sealed bytes a task may have in flight before it waits for the main thread to take them. */
-const CREDIT = 48 * 1024 * 1024;
+const CREDIT = 16 * 1024 * 1024;
 
 let hasher: Blake3;
 let sealer: Sealer;
@@ -53,11 +53,16 @@ class ChunkStream {
 
   constructor(private readonly task: number, private readonly chunker: Chunker) {}
 
-  /** Cuts every complete chunk of buf[start,end); returns where the unconsumed tail begins. */
+  /**
+   * Cuts every chunk of buf[start,end) whose end is certain; returns where the unconsumed tail
+   * begins. A boundary found inside the bytes at hand is final (the gear hash looks only
+   * backwards), so more bytes are needed only when none was found below the maximum size.
+   */
   cutAll(buf: Buffer, start: number, end: number, eof: boolean): number {
     const max = this.chunker.params.max;
-    while (start < end && (eof || end - start >= max)) {
+    while (start < end) {
       const n = this.chunker.cut(buf, start, end);
+      if (!eof && n === end - start && n < max) break;
       this.add(buf.subarray(start, start + n));
       start += n;
     }
@@ -69,9 +74,10 @@ class ChunkStream {
     this.content.push(id);
     if (known(id)) return;
     sealedHere.add(id);
-    const sealed = sealer.seal(encodeBlobPlain(chunk, init.compressionLevel));
-    this.pending.push({ id, sealed, rawLength: chunk.length });
-    this.pendingBytes += sealed.length;
+    const sealed = sealer.sealParts(encodeBlobParts(chunk, init.compressionLevel));
+    const length = sealed.reduce((n, p) => n + p.length, 0);
+    this.pending.push({ id, sealed, length, rawLength: chunk.length });
+    this.pendingBytes += length;
   }
 
   /** Sends what is sealed; waits for the main thread when too much is unacknowledged. */
@@ -81,7 +87,12 @@ class ChunkStream {
     this.pending = [];
     this.inFlight += this.pendingBytes;
     this.pendingBytes = 0;
-    const transfer = blobs.map((b) => b.sealed.buffer as ArrayBuffer).filter((b, i, all) => all.indexOf(b) === i);
+    // Only buffers that own their whole ArrayBuffer may be moved; small ones live in Node's
+    // shared pool, and moving that would pull it from under every other small buffer.
+    const transfer = blobs
+      .flatMap((b) => b.sealed)
+      .filter((p) => p.byteOffset === 0 && p.byteLength === p.buffer.byteLength && p.byteLength >= 4096)
+      .map((p) => p.buffer as ArrayBuffer);
     post({ task: this.task, kind: 'blobs', blobs }, transfer);
     if (this.inFlight > CREDIT) {
       await new Promise<void>((resolve) => acks.set(this.task, resolve));
@@ -98,12 +109,8 @@ function statOf(st: fs.BigIntStats): FileStat {
   return { size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: Number(st.ino) };
 }
 
-/** Large read buffers are reused: allocating one per file costs more in GC than the reading. */
-const bigBuffers: Buffer[] = [];
-
-function bigBufferSize(): number {
-  return Math.max(2 * fileChunker.params.max, READ + fileChunker.params.max);
-}
+/** Read buffers are reused: allocating one per file costs more in GC than the reading. */
+const spareBuffers: Buffer[] = [];
 
 async function chunkFile(task: number, file: string | Uint8Array): Promise<void> {
   const fd = fs.openSync(typeof file === 'string' ? file : Buffer.from(file), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
@@ -112,45 +119,40 @@ async function chunkFile(task: number, file: string | Uint8Array): Promise<void>
     const before = statOf(fs.fstatSync(fd, { bigint: true }));
     const stream = new ChunkStream(task, fileChunker);
     const max = fileChunker.params.max;
-    // A file smaller than one chunk is read into a buffer of its size (+1 to see the end).
-    buf = before.size < max ? Buffer.allocUnsafe(before.size + 1) : (bigBuffers.pop() ?? Buffer.allocUnsafe(bigBufferSize()));
+    // A small file is read into a buffer of its size (+1 to see the end); a large one through
+    // a READ-sized buffer that grows only while no chunk boundary has been found.
+    buf = before.size < READ ? Buffer.allocUnsafe(before.size + 1) : (spareBuffers.pop() ?? Buffer.allocUnsafe(READ));
     let start = 0;
     let end = 0;
     let eof = false;
     let size = 0;
-    for (;;) {
-      if (!eof && end - start < max) {
+    while (!eof || start < end) {
+      if (!eof) {
         if (start > 0) {
           buf.copy(buf, 0, start, end);
           end -= start;
           start = 0;
         }
-        while (!eof && end < buf.length) {
-          const n = fs.readSync(fd, buf, end, buf.length - end, null);
-          if (n === 0) eof = true;
-          end += n;
-          size += n;
-          if (!eof && end === buf.length && buf.length < max) {
-            // the file grew while being read: continue in a full-size buffer
-            const big = bigBuffers.pop() ?? Buffer.allocUnsafe(bigBufferSize());
-            buf.copy(big, 0, start, end);
-            end -= start;
-            start = 0;
-            buf = big;
-          }
+        if (end === buf.length) {
+          const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, max + READ));
+          buf.copy(bigger, 0, 0, end);
+          buf = bigger;
         }
+        const n = fs.readSync(fd, buf, end, buf.length - end, null);
+        if (n === 0) eof = true;
+        end += n;
+        size += n;
       }
-      if (start >= end && eof) break;
       start = stream.cutAll(buf, start, end, eof);
       // The sealed blobs own their memory, so the read buffer can be reused after a flush.
-      if (stream.pendingSize > 8 * 1024 * 1024 || eof) await stream.flush();
+      if (stream.pendingSize >= 4 * 1024 * 1024 || eof) await stream.flush();
     }
     await stream.flush();
     const after = statOf(fs.fstatSync(fd, { bigint: true }));
     post({ task, kind: 'chunked', content: stream.content, size, before, after });
   } finally {
     fs.closeSync(fd);
-    if (buf && buf.length === bigBufferSize() && bigBuffers.length < 4) bigBuffers.push(buf);
+    if (buf && buf.length === READ && spareBuffers.length < 8) spareBuffers.push(buf);
   }
 }
 
@@ -193,8 +195,8 @@ function openBlob(task: number, id: string, sealed: Uint8Array, what: string): v
     post({ task, kind: 'failed', error: { message: `${what} does not match its id (content damaged)`, code: 'CorruptObject' } });
     return;
   }
-  const out = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength ? plain : Buffer.from(plain);
-  post({ task, kind: 'opened', plain: out }, [out.buffer as ArrayBuffer]);
+  const owns = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength && plain.byteLength >= 4096;
+  post({ task, kind: 'opened', plain }, owns ? [plain.buffer as ArrayBuffer] : []);
 }
 
 function fail(task: number, e: unknown): void {

@@ -16,7 +16,9 @@ export interface WorkerInit {
 
 export interface NewBlob {
   id: string;
-  sealed: Uint8Array;
+  /** the sealed blob as parts written back to back */
+  sealed: Uint8Array[];
+  length: number;
   rawLength: number;
 }
 

@@ -85,8 +85,17 @@ export class LocalIndex {
     return new Set((this.db.prepare('SELECT name FROM segments').all() as { name: string }[]).map((r) => r.name));
   }
 
+  /**
+   * Adds a segment. The segments it supersedes stop counting at once (their packs may be
+   * deleted next), and are remembered as loaded so a later sync does not bring them back.
+   */
   addSegment(name: string, seg: IndexSegment): void {
     this.db.transaction(() => {
+      for (const old of seg.supersedes) {
+        this.db.prepare('DELETE FROM blobs WHERE pack IN (SELECT id FROM packs WHERE segment = ?)').run(old);
+        this.db.prepare('DELETE FROM packs WHERE segment = ?').run(old);
+        this.stmt.insertSegment.run(old);
+      }
       this.stmt.insertSegment.run(name);
       for (const p of seg.packs) {
         this.stmt.insertPack.run(p.id, p.size, name);

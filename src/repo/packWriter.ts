@@ -15,7 +15,7 @@ export interface WrittenPack {
  * under the hash of its bytes. Uploads run in the background, at most `parallel` at once.
  */
 export class PackWriter {
-  private parts: Buffer[] = [];
+  private parts: Uint8Array[] = [];
   private entries: PackEntry[] = [];
   private bytes = 0;
   private readonly uploads = new Set<Promise<void>>();
@@ -35,11 +35,14 @@ export class PackWriter {
     return this.bytes;
   }
 
-  async add(id: BlobId, type: BlobType, sealed: Buffer, rawLength: number): Promise<void> {
+  /** Adds a sealed blob, given whole or as parts written back to back. */
+  async add(id: BlobId, type: BlobType, sealed: Uint8Array | readonly Uint8Array[], rawLength: number): Promise<void> {
     if (this.failure) throw this.failure;
-    this.entries.push({ id, type, offset: this.bytes, length: sealed.length, rawLength });
-    this.parts.push(sealed);
-    this.bytes += sealed.length;
+    const parts = sealed instanceof Uint8Array ? [sealed] : sealed;
+    const length = parts.reduce((n, p) => n + p.byteLength, 0);
+    this.entries.push({ id, type, offset: this.bytes, length, rawLength });
+    for (const p of parts) this.parts.push(p);
+    this.bytes += length;
     if (this.bytes >= this.packSize) await this.finishPack();
   }
 

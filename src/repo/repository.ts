@@ -14,7 +14,7 @@ import { PackWriter, type WrittenPack } from './packWriter.js';
 import { decodeIndexSegment, encodeIndexSegment, type IndexSegment } from './indexSegment.js';
 import { decodePackHeader, headerReadGuess, type PackEntry } from './pack.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.js';
-import { decodeBlobPlain, encodeBlobPlain } from './blobCodec.js';
+import { decodeBlobPlain, encodeBlobParts } from './blobCodec.js';
 import { openObject, sealObject } from './objectCodec.js';
 import { acquireLock, type HeldLock } from './repoLock.js';
 import { BlobWorkers } from './blobWorkers.js';
@@ -112,8 +112,13 @@ export class Repository {
       throw new OcvaultError('StorageError', `cannot open the local index in ${cacheDir}: ${e instanceof Error ? e.message : String(e)}`, { cacheDir });
     }
     const repo = new Repository(backend, config, master, keyName, hasher, sealer, index, cacheDir);
-    await repo.syncIndex();
-    await repo.syncSnapshots();
+    try {
+      await repo.syncIndex();
+      await repo.syncSnapshots();
+    } catch (e) {
+      index.close();
+      throw e;
+    }
     return repo;
   }
 
@@ -247,6 +252,7 @@ export class Repository {
     this.written = [];
     if (packs.length === 0) return;
     this.segmentWrites = this.segmentWrites.then(async () => {
+      this.checkLock();
       await this.saveIndexSegment({ version: 1, supersedes: [], packs });
       for (const p of packs) for (const b of p.blobs) this.pendingIds.delete(b.id);
     });
@@ -263,9 +269,8 @@ export class Repository {
     for (const b of blobs) {
       if (this.hasBlob(b.id)) continue;
       this.pendingIds.add(b.id);
-      const sealed = Buffer.from(b.sealed.buffer, b.sealed.byteOffset, b.sealed.byteLength);
-      await this.packWriters[type].add(b.id, type, sealed, b.rawLength);
-      added += sealed.length;
+      await this.packWriters[type].add(b.id, type, b.sealed, b.rawLength);
+      added += b.length;
     }
     return added;
   }
@@ -275,9 +280,9 @@ export class Repository {
     const id = this.hasher.keyed(this.master.id, plain).toString('hex');
     if (this.hasBlob(id)) return { id, added: 0 };
     this.pendingIds.add(id);
-    const sealed = this.sealer.seal(encodeBlobPlain(plain, this.config.compression.level));
+    const sealed = this.sealer.sealParts(encodeBlobParts(plain, this.config.compression.level));
     await this.packWriters[type].add(id, type, sealed, plain.length);
-    return { id, added: sealed.length };
+    return { id, added: sealed.reduce((n, p) => n + p.length, 0) };
   }
 
   /** Makes everything saved so far durable: packs, then their index segment. */

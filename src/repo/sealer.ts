@@ -14,6 +14,11 @@ export interface Sealer {
   readonly cipher: Cipher;
   readonly overhead: number;
   seal(plain: Uint8Array): Buffer;
+  /**
+   * Seals parts taken back to back as one message, returning the sealed bytes as parts
+   * (nonce, ciphertexts, tag) so large blobs are never copied into one buffer.
+   */
+  sealParts(parts: readonly Uint8Array[]): Buffer[];
   /** Throws CorruptObject naming `what` when authentication fails. */
   open(sealed: Uint8Array, what: string): Buffer;
 }
@@ -24,6 +29,8 @@ export function makeSealer(cipher: Cipher, key: Buffer): Sealer {
       cipher,
       overhead: 0,
       seal: (plain) => Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength),
+      // a copy: the parts may be a read buffer that the caller reuses
+      sealParts: (parts) => [Buffer.concat(parts as Uint8Array[])],
       open: (sealed) => Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength),
     };
   }
@@ -38,6 +45,19 @@ export function makeSealer(cipher: Cipher, key: Buffer): Sealer {
       const body = c.update(plain);
       const rest = c.final();
       return Buffer.concat([nonce, body, rest, c.getAuthTag()]);
+    },
+    sealParts(parts) {
+      const nonce = randomBytes(NONCE);
+      const c = createCipheriv(cipher as CipherGCMTypes, key, nonce, { authTagLength: TAG });
+      const out: Buffer[] = [nonce];
+      for (const p of parts) {
+        const body = c.update(p);
+        if (body.length) out.push(body);
+      }
+      const rest = c.final();
+      if (rest.length) out.push(rest);
+      out.push(c.getAuthTag());
+      return out;
     },
     open(sealed, what) {
       if (sealed.length < NONCE + TAG) throw new OcvaultError('CorruptObject', `${what} is damaged (too short to be sealed)`, { what });

@@ -8,6 +8,7 @@ import { MemoryBackend } from '../../src/storage/MemoryBackend.js';
 import { Repository } from '../../src/repo/repository.js';
 import { OcvaultError } from '../../src/errors/OcvaultError.js';
 import type { Snapshot } from '../../src/repo/snapshot.js';
+import { makeChunker } from '../../src/repo/chunker.js';
 
 const small = { packSize: 1024 * 1024, chunker: { min: 4096, avg: 16384, max: 65536 } };
 
@@ -108,6 +109,35 @@ test('blob workers: a file chunked in a worker restores to the same bytes, and k
     });
     assert.deepEqual(second.content, first.content);
     assert.equal(again, 0, 'nothing re-sealed for stored content');
+    await repo.close();
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test('blob workers: streaming reads cut exactly where chunking the whole file at once would', async () => {
+  const backend = new MemoryBackend();
+  const cache = await tempDir();
+  try {
+    const repo = await Repository.init(backend, { password: 'pw', cacheDir: cache });
+    const workers = repo.startWorkers(1);
+    // Long zero runs have no boundary, so the read buffer must grow up to the maximum size.
+    const data = Buffer.concat([randomBytes(5 * 1024 * 1024), Buffer.alloc(12 * 1024 * 1024), randomBytes(7 * 1024 * 1024 + 99)]);
+    const file = path.join(cache, 'f.bin');
+    await writeFile(file, data);
+    const got = await workers.chunkFile(file, async (blobs) => {
+      await repo.addSealed('data', blobs);
+    });
+    const chunker = makeChunker(repo.master.chunker, repo.config.chunker);
+    const expected: string[] = [];
+    for (let start = 0; start < data.length; ) {
+      const n = chunker.cut(data, start, data.length);
+      expected.push(repo.hasher.keyed(repo.master.id, data.subarray(start, start + n)).toString('hex'));
+      start += n;
+    }
+    assert.deepEqual(got.content, expected);
+    await repo.flush();
+    assert.deepEqual(Buffer.concat(await Promise.all(got.content.map((id) => repo.loadBlob(id)))), data);
     await repo.close();
   } finally {
     await rm(cache, { recursive: true, force: true });

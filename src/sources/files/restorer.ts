@@ -126,7 +126,14 @@ export class Restorer {
     await Promise.all(states.filter((s) => s.remaining === 0).map((s) => limitFiles(() => this.finishFile(s))));
     const limitPacks = pLimit(2);
     const packs = [...byPack.keys()].sort();
-    await Promise.all(packs.map((pack) => limitPacks(() => this.restorePack(pack, byPack.get(pack)!, onProgress))));
+    try {
+      await Promise.all(packs.map((pack) => limitPacks(() => this.restorePack(pack, byPack.get(pack)!, onProgress))));
+    } catch (e) {
+      // Close what a failed restore left open; the error names the damaged pack.
+      limitPacks.clearQueue();
+      await Promise.all(states.filter((s) => s.remaining > 0 && s.handle).map((s) => s.handle!.then((h) => h.close()).catch(() => undefined)));
+      throw e;
+    }
   }
 
   private async restorePack(pack: string, uses: BlobUse[], onProgress?: () => void): Promise<void> {
