@@ -11,6 +11,13 @@ export interface Blake3 {
   plain(data: Uint8Array): Buffer;
   /** plain hash of parts taken back to back, without joining them */
   plainParts(parts: readonly Uint8Array[]): Buffer;
+  /** an incremental plain hasher, for objects written piece by piece */
+  plainHasher(): Promise<IncrementalHash>;
+}
+
+export interface IncrementalHash {
+  update(data: Uint8Array): void;
+  digest(): Buffer;
 }
 
 let chosen: Blake3 | undefined;
@@ -31,6 +38,10 @@ async function loadNative(): Promise<Blake3> {
       const h = new mod.Blake3Hasher();
       for (const p of parts) h.update(p);
       return h.digestBuffer();
+    },
+    async plainHasher() {
+      const h = new mod.Blake3Hasher();
+      return { update: (d) => void h.update(d), digest: () => h.digestBuffer() };
     },
   };
 }
@@ -59,6 +70,11 @@ async function loadWasm(): Promise<Blake3> {
       plain.init();
       for (const p of parts) plain.update(p);
       return Buffer.from(plain.digest('binary'));
+    },
+    async plainHasher() {
+      const h = await createBLAKE3(256);
+      h.init();
+      return { update: (d) => void h.update(d), digest: () => Buffer.from(h.digest('binary')) };
     },
     async prepareKey(key) {
       const hex = Buffer.from(key).toString('hex');

@@ -31,9 +31,20 @@ export interface Backend {
   stat(type: ObjectType, name: string): Promise<ObjectInfo>;
   list(type: ObjectType): Promise<ObjectInfo[]>;
   remove(type: ObjectType, name: string): Promise<void>;
+  /**
+   * Starts an object written piece by piece into the store itself (a local directory), so a
+   * large object never sits whole in memory; it becomes visible under its name on commit.
+   */
+  stage?(): Promise<StagedObject>;
   /** Deletes temporary upload files older than `olderThanMs` (left by killed processes), where the store has any. */
   removeStaleTemporaries?(olderThanMs: number): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface StagedObject {
+  append(parts: readonly Uint8Array[]): Promise<void>;
+  commit(type: ObjectType, name: string): Promise<void>;
+  discard(): Promise<void>;
 }
 
 /** One buffer from the parts of an object (for backends that need it whole). */

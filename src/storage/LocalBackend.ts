@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Backend, ByteRange, ObjectInfo, ObjectType } from './Backend.js';
+import type { Backend, ByteRange, ObjectInfo, ObjectType, StagedObject } from './Backend.js';
 import { OcvaultError, errnoCode } from '../errors/OcvaultError.js';
 
 /** Packs are spread over 256 folders so no directory grows huge. */
@@ -171,6 +171,45 @@ export class LocalBackend implements Backend {
       if (errnoCode(e) === 'ENOENT') return;
       throw storageError('remove', file, e);
     }
+  }
+
+  async stage(): Promise<StagedObject> {
+    const tmpDir = path.join(this.root, 'tmp');
+    const tmp = path.join(tmpDir, `stage.${randomBytes(8).toString('hex')}.tmp`);
+    let handle: fsp.FileHandle;
+    try {
+      await fsp.mkdir(tmpDir, { recursive: true });
+      handle = await fsp.open(tmp, 'wx', 0o600);
+    } catch (e) {
+      throw storageError('create a temporary file in', tmpDir, e);
+    }
+    const discard = async (): Promise<void> => {
+      await handle.close().catch(() => undefined);
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    };
+    return {
+      append: async (parts) => {
+        try {
+          await writeAll(handle, parts);
+        } catch (e) {
+          await discard();
+          throw storageError('write', tmp, e);
+        }
+      },
+      commit: async (type, name) => {
+        const file = objectPath(this.root, type, name);
+        try {
+          await handle.sync();
+          await handle.close();
+          await fsp.mkdir(path.dirname(file), { recursive: true });
+          await fsp.rename(tmp, file);
+        } catch (e) {
+          await discard();
+          throw storageError('write', file, e);
+        }
+      },
+      discard,
+    };
   }
 
   async removeStaleTemporaries(olderThanMs: number): Promise<void> {

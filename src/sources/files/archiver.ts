@@ -42,7 +42,7 @@ export class Archiver {
   private readonly fileLimit;
 
   constructor(private readonly repo: Repository, private readonly workers: BlobWorkers, private readonly opts: ArchiveOptions) {
-    this.fileLimit = pLimit(workers.size * 3);
+    this.fileLimit = pLimit(workers.size * 2);
   }
 
   private warn(message: string): void {
