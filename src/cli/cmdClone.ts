@@ -61,7 +61,7 @@ export function registerClone(program: Command): void {
       );
       out.clearStatus();
       if (out.json) {
-        out.printJson(r);
+        out.printJson({ ...r, load: { ...r.load, checks: r.load.checks.length } });
         return;
       }
       out.print(`cloned store "${r.store}" from snapshot ${r.id.slice(0, 8)}`);
@@ -69,6 +69,7 @@ export function registerClone(program: Command): void {
       out.print(`  database: ${r.database}: ${r.load.tables} tables, ${r.load.rows} rows in ${formatDuration(Math.round(r.load.loadMs))}, checksums match`);
       out.print(`  url:      ${r.url}${r.adminUrl ? ` (admin ${r.adminUrl})` : ''}`);
       for (const s of r.stores) out.print(`  store ${s.id}:  ${s.url}`);
+      for (const n of r.notes) out.warn(n);
       out.print(`  rewrote ${r.configs.join(', ')}; emptied ${r.emptied.length} cache/session folder(s); sessions truncated${opts.mail === false ? '; mail off' : ''}${opts.maintenance ? '; maintenance on' : ''}`);
     });
 }

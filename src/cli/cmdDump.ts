@@ -3,9 +3,17 @@ import { dumpSql } from '../ops/dumpSql.js';
 import { withRepository, type GlobalOptions } from './context.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+let stdoutWatched = false;
 
-/** Writes to stdout, waiting when the pipe is full. */
+/** Writes to stdout, waiting when the pipe is full. A reader that went away (`| head`) ends the dump quietly. */
 function writeStdout(bytes: Buffer): Promise<void> | void {
+  if (!stdoutWatched) {
+    stdoutWatched = true;
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
   if (process.stdout.write(bytes)) return;
   return new Promise((resolve) => process.stdout.once('drain', () => resolve()));
 }

@@ -83,7 +83,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         addedBytes: db.addedBytes,
         durationMs: db.durationMs,
         lockStrategy: m.locks.strategy,
-        lockedMs: m.locks.allTablesLockedMs + m.locks.nonTransactionalLockedMs,
+        lockedMs: Math.round(m.locks.allTablesLockedMs + m.locks.nonTransactionalLockedMs),
         ...(m.binlog ? { binlog: m.binlog } : {}),
       };
       opts.onDatabase?.(databaseStats);

@@ -47,6 +47,8 @@ export interface CloneResult {
   files: RestoreProgress;
   load: LoadResult;
   statements: number;
+  /** things the user should know about the copy */
+  notes: string[];
 }
 
 async function emptyOrMissing(dir: string): Promise<boolean> {
@@ -196,6 +198,12 @@ export async function cloneStore(repo: Repository, opts: CloneOptions): Promise<
     return { statements: list.length, stores: stagingStoreUrls(facts, choices) };
   }, { action: 'prepare the staging database' });
 
+  const notes: string[] = [];
+  if (dbTarget.socket !== undefined) {
+    notes.push(srcDb.hasPortDefine
+      ? `the configs say DB_HOSTNAME 'localhost': PHP then connects through its default socket (mysqli.default_socket), not ${dbTarget.socket}`
+      : `the configs say DB_HOSTNAME 'localhost:${dbTarget.socket}'`);
+  }
   return {
     id,
     store: info.store,
@@ -210,5 +218,6 @@ export async function cloneStore(repo: Repository, opts: CloneOptions): Promise<
     files,
     load,
     statements,
+    notes,
   };
 }

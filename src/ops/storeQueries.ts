@@ -50,7 +50,16 @@ export async function databaseObjectCount(url: string): Promise<number> {
   }, { noDatabase: true, action: 'inspect the target database' });
 }
 
-/** The base tables of the database at `url`. */
+/** Which of `names` exist as tables or views in the database at `url` (none when it does not exist). */
+export async function existingTables(url: string, names: readonly string[]): Promise<string[]> {
+  const database = parseConnectionUrl(url).database;
+  return withDatabase(url, async (conn) => {
+    const rows = await conn.query('SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database], 'inspect the target database');
+    return rows.map((r) => str(r, 'n')).filter((n) => names.includes(n));
+  }, { noDatabase: true, action: 'inspect the target database' });
+}
+
+/** The base tables of the connection's database. */
 export async function tableNames(conn: DbConnection): Promise<string[]> {
   const rows = await conn.query("SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'", [], 'list tables');
   return rows.map((r) => str(r, 'n'));

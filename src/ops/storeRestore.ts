@@ -9,7 +9,7 @@ import { DEFAULT_SOCKETS, storeDatabaseFromConfig, storeDatabaseUrl } from '../o
 import { loadDatabaseManifest, rowSource } from './databaseSnapshot.js';
 import { backup } from './backup.js';
 import { backupDetectedStore } from './storeBackup.js';
-import { databaseObjectCount, withDatabase, tableNames } from './storeQueries.js';
+import { databaseObjectCount, existingTables } from './storeQueries.js';
 import { loadStoreSnapshot, restoreTree, siblingStorage, snapshotConfig, type StoreSnapshot } from './storeSnapshot.js';
 
 export interface StoreRestoreOptions {
@@ -101,18 +101,16 @@ export async function restoreStore(repo: Repository, opts: StoreRestoreOptions):
   let dbLive = false;
   if (dbUrl) {
     dbLive = opts.tables?.length
-      ? await withDatabase(dbUrl, async (c) => (await tableNames(c)).some((t) => opts.tables!.includes(t)), { action: 'inspect the target database' }).catch((e: unknown) => {
-        if (e instanceof OcvaultError && /Unknown database|does not exist/i.test(e.message)) return false;
-        throw e;
-      })
+      ? (await existingTables(dbUrl, opts.tables)).length > 0
       : (await databaseObjectCount(dbUrl)) > 0;
   }
   const live: string[] = [];
   if (liveStore) live.push(`${target} holds a store`);
   if (storageThere) live.push(`the storage folder ${storageTarget} is not empty`);
-  if (dbLive) live.push(`${describeTarget(parseConnectionUrl(dbUrl!))} is not empty`);
+  if (dbLive) live.push(`${describeTarget(parseConnectionUrl(dbUrl!))}${opts.db ? '' : ', which the restored config.php names,'} is not empty`);
   if (live.length && !opts.force) {
-    throw new OcvaultError('TargetNotEmpty', `${live.join('; ')}: restore somewhere empty, or use --force (a snapshot of what is replaced is taken first)`, { snapshot: id });
+    const elsewhere = dbLive && !opts.db ? ' (or load the database elsewhere with --db URL)' : '';
+    throw new OcvaultError('TargetNotEmpty', `${live.join('; ')}: restore somewhere empty${elsewhere}, or use --force (a snapshot of what is replaced is taken first)`, { snapshot: id });
   }
 
   let safetySnapshot: string | undefined;

@@ -44,10 +44,13 @@ export class BlobWorkers {
   private nextTask = 1;
   private closed = false;
 
-  constructor(init: WorkerInit, count = Math.max(1, Math.min(availableParallelism(), 8))) {
+  /** Workers start with the first task: an unchanged backup may need none. */
+  constructor(private readonly init: WorkerInit, private readonly count = Math.max(1, Math.min(availableParallelism(), 8))) {}
+
+  private spawn(): void {
     const url = new URL('./blobWorker.js', import.meta.url);
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(url, { workerData: init });
+    for (let i = 0; i < this.count; i++) {
+      const worker = new Worker(url, { workerData: this.init });
       const slot: Slot = { worker, busy: 0 };
       worker.on('message', (m: FromWorker) => this.onMessage(m));
       worker.on('error', (e) => this.failAll(slot, e));
@@ -59,7 +62,7 @@ export class BlobWorkers {
   }
 
   get size(): number {
-    return this.slots.length;
+    return this.count;
   }
 
   private failAll(slot: Slot, e: Error): void {
@@ -101,6 +104,7 @@ export class BlobWorkers {
   }
 
   private pick(): Slot {
+    if (this.slots.length === 0) this.spawn();
     let best = this.slots[0]!;
     for (const s of this.slots) if (s.busy < best.busy) best = s;
     return best;

@@ -32,6 +32,9 @@ export interface ArchiveOptions {
   onWarning: (message: string) => void;
 }
 
+/** Directory entries handled at once; enough to keep the workers fed. */
+const ENTRY_BATCH = 128;
+
 /**
  * Saves directory trees into the repository: directories become tree blobs, files are chunked
  * in the workers, unchanged files reuse their parent's chunk list without being read.
@@ -115,14 +118,19 @@ export class Archiver {
       return this.saveTree([]);
     }
     names.sort(Buffer.compare);
-    const nodes = await Promise.all(
-      names.map((name) => {
-        const str = name.toString('utf8');
-        const key = Buffer.from(str, 'utf8').equals(name) ? str : name.toString('base64');
-        return this.saveEntry(Buffer.concat([abs, Buffer.from('/'), name]), name, rel ? `${rel}/${str}` : str, parent.get(key));
-      }),
-    );
-    return this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+    // Entries are taken a batch at a time, so a large tree is never all in flight at once.
+    const nodes: TreeNode[] = [];
+    for (let i = 0; i < names.length; i += ENTRY_BATCH) {
+      const batch = await Promise.all(
+        names.slice(i, i + ENTRY_BATCH).map((name) => {
+          const str = name.toString('utf8');
+          const key = Buffer.from(str, 'utf8').equals(name) ? str : name.toString('base64');
+          return this.saveEntry(Buffer.concat([abs, Buffer.from('/'), name]), name, rel ? `${rel}/${str}` : str, parent.get(key));
+        }),
+      );
+      for (const n of batch) if (n) nodes.push(n);
+    }
+    return this.saveTree(nodes);
   }
 
   /** One directory entry; undefined when excluded, vanished or unreadable. */
