@@ -25,7 +25,8 @@ export function registerBackup(program: Command): void {
     .option('--db-parallel <n>', 'connections dumping tables at once', (v) => Number.parseInt(v, 10))
     .option('--no-default-excludes', 'store backups: keep the caches, logs and sessions the store rebuilds itself')
     .option('--skip-volatile', 'store backups: save session-type tables without their rows')
-    .action(async (paths: string[], opts: { type: string; tag: string[]; exclude: string[]; time?: string; host?: string; db?: string; dbSchemaOnly: string[]; dbParallel?: number; defaultExcludes: boolean; skipVolatile?: boolean }, cmd: Command) => {
+    .option('--files-only', 'store backups: save the files only, not the database')
+    .action(async (paths: string[], opts: { type: string; tag: string[]; exclude: string[]; time?: string; host?: string; db?: string; dbSchemaOnly: string[]; dbParallel?: number; defaultExcludes: boolean; skipVolatile?: boolean; filesOnly?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const out = output(g);
       if (!['incremental', 'differential', 'full'].includes(opts.type)) throw new OcvaultError('Usage', `--type must be incremental, differential or full, not ${opts.type}`);
@@ -36,7 +37,7 @@ export function registerBackup(program: Command): void {
       const store = paths.length === 1 ? await detectStore(paths[0]!) : undefined;
       const run = (repo: Parameters<typeof backup>[0], common: Omit<BackupOptions, 'paths' | 'database'>): Promise<Awaited<ReturnType<typeof backup>> & { plan?: StorePlan }> =>
         store
-          ? backupDetectedStore(repo, store, { ...common, defaultExcludes: opts.defaultExcludes, skipVolatile: opts.skipVolatile, databaseUrl: opts.db, schemaOnly: opts.dbSchemaOnly, parallel: opts.dbParallel })
+          ? backupDetectedStore(repo, store, { ...common, defaultExcludes: opts.defaultExcludes, skipVolatile: opts.skipVolatile, filesOnly: opts.filesOnly, databaseUrl: opts.db, schemaOnly: opts.dbSchemaOnly, parallel: opts.dbParallel })
           : backup(repo, { ...common, paths, database: opts.db ? { url: opts.db, schemaOnly: opts.dbSchemaOnly, parallel: opts.dbParallel } : undefined });
       const result = await withRepository(g, (repo) =>
         run(repo, {

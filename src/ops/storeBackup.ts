@@ -20,6 +20,8 @@ export interface StoreBackupOptions extends Omit<BackupOptions, 'paths' | 'datab
   parallel?: number;
   /** more tables saved without rows */
   schemaOnly?: string[];
+  /** save the store's files only, not its database */
+  filesOnly?: boolean;
 }
 
 export interface StorePlan {
@@ -93,6 +95,6 @@ export async function backupDetectedStore(repo: Repository, store: DetectedStore
   const { detect: _detect, ...rest } = opts as StoreBackupOptions & { detect?: DetectOptions };
   const plan = await planStoreBackup(store, rest);
   for (const n of plan.notes) opts.onWarning?.(n);
-  const result = await backup(repo, plan.options);
+  const result = await backup(repo, opts.filesOnly ? { ...plan.options, database: undefined } : plan.options);
   return { ...result, plan };
 }
