@@ -1,0 +1,145 @@
+/**
+ * Benchmarks one tool: per repetition, a fresh repository gets init, a first backup,
+ * an unchanged second backup, and a restore of the latest snapshot that is then checked
+ * against the source. Repositories and restored trees are removed unless asked to keep.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { diskUsage, verifyTree, warmTree, type Manifest } from './fsutil.js';
+import type { StoreInfo } from './generateStore.js';
+import { CommandError, measureOk, type CommandSpec } from './measure.js';
+import type { BenchOptions } from './options.js';
+import { cpuSample, waitForQuiet } from './quiet.js';
+import { medianStep, STEP_NAMES, type RunSample, type StepResult, type ToolResult } from './report.js';
+import type { Tool, ToolContext } from './tools.js';
+
+export function log(msg: string): void {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
+/** 1-minute load average (other work on the machine skews timings; it is recorded). */
+export function loadAverage(): number {
+  return loadavg()[0] ?? 0;
+}
+
+function syncSeconds(): number {
+  const t = process.hrtime.bigint();
+  spawnSync('sync', { stdio: 'ignore' });
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+/**
+ * (Wait for a quiet machine,) sync, run the command (timed), sync again (timed
+ * separately), measure the repository.
+ */
+async function step(spec: CommandSpec, opts: BenchOptions, repo?: string): Promise<StepResult> {
+  if (opts.quietWait > 0) await waitForQuiet(opts.quietMax, opts.quietWait, log);
+  syncSeconds();
+  const loadAverage1m = loadAverage();
+  const before = cpuSample();
+  const m = await measureOk(spec);
+  const after = cpuSample();
+  const flushSeconds = syncSeconds();
+  const otherCpu = after.busySeconds - before.busySeconds - m.userSeconds - m.systemSeconds;
+  const capacity = m.wallSeconds * cpus().length;
+  const result: StepResult = {
+    wallSeconds: m.wallSeconds,
+    peakRssKiB: Math.max(m.peakRssKiB, m.peakTreeRssKiB),
+    userSeconds: m.userSeconds,
+    systemSeconds: m.systemSeconds,
+    flushSeconds,
+    loadAverage1m,
+    otherCpuPercent: capacity > 0 ? Math.max(0, (100 * otherCpu) / capacity) : 0,
+  };
+  if (repo !== undefined) {
+    const du = await diskUsage(repo);
+    result.repoDiskBytes = du.diskBytes;
+    result.repoFiles = du.files;
+  }
+  return result;
+}
+
+/** One repetition; fills `sample` as it goes so a failure keeps what was measured. */
+async function runOnce(tool: Tool, ctx: ToolContext, target: string, store: StoreInfo, sample: RunSample, opts: BenchOptions): Promise<void> {
+  const rep = sample;
+  rep.init = await step(tool.init(ctx), { ...opts, quietWait: 0 }, ctx.repo);
+
+  await warmTree(store.root);
+  rep.firstBackup = await step(tool.backup(ctx, 1), opts, ctx.repo);
+  log(`${tool.name}: first backup ${rep.firstBackup.wallSeconds.toFixed(2)} s`);
+
+  await warmTree(store.root);
+  rep.unchangedBackup = await step(tool.backup(ctx, 2), opts, ctx.repo);
+  log(`${tool.name}: unchanged backup ${rep.unchangedBackup.wallSeconds.toFixed(2)} s`);
+
+  await warmTree(ctx.repo);
+  rep.restore = await step(tool.restore(ctx, target), opts);
+  log(`${tool.name}: restore ${rep.restore.wallSeconds.toFixed(2)} s`);
+}
+
+async function verify(tool: Tool, ctx: ToolContext, target: string, expected: Manifest, hash: boolean, result: ToolResult): Promise<boolean> {
+  const v = await verifyTree(expected, tool.restoredRoot(ctx, target), hash);
+  const examples = [
+    ...v.missing.slice(0, 5).map((p) => `missing ${p}`),
+    ...v.extra.slice(0, 5).map((p) => `extra ${p}`),
+    ...v.sizeMismatch.slice(0, 5).map((p) => `size differs ${p}`),
+    ...v.contentMismatch.slice(0, 5).map((p) => `content differs ${p}`),
+  ];
+  result.verify = {
+    ...v, missing: v.missing.length, extra: v.extra.length, sizeMismatch: v.sizeMismatch.length,
+    contentMismatch: v.contentMismatch.length, examples,
+  };
+  if (v.ok) {
+    log(`${tool.name}: restore verified (${v.files} files, ${v.hashed ? 'sha256' : 'names and sizes'})`);
+    return true;
+  }
+  result.status = 'failed';
+  result.error = `restore verification failed: ${v.files}/${v.expectedFiles} files, ${v.bytes}/${v.expectedBytes} bytes; ${examples.join('; ')}`;
+  console.error(`\n!!!!! ${tool.name}: RESTORE DOES NOT MATCH THE SOURCE !!!!!\n  ` +
+    `${v.files}/${v.expectedFiles} files, ${v.bytes}/${v.expectedBytes} bytes\n  ${examples.join('\n  ')}\n`);
+  return false;
+}
+
+/** Checks the tool is installed; the result starts empty ('unavailable' if not). */
+export async function probeTool(tool: Tool): Promise<ToolResult> {
+  const probe = await tool.probe();
+  const result: ToolResult = { tool: tool.name, version: probe.version, settings: tool.settings, status: 'ok', samples: [] };
+  if (probe.version === undefined) {
+    result.status = 'unavailable';
+    result.error = probe.reason;
+    log(`${tool.name}: not available — ${probe.reason ?? ''}`);
+  } else {
+    log(`${tool.name}: ${probe.version}`);
+  }
+  return result;
+}
+
+/** Repetition `i` of one tool into a fresh repository; appends to result.samples. */
+export async function benchRepetition(
+  tool: Tool, result: ToolResult, i: number, store: StoreInfo, expected: Manifest | undefined, runDir: string, opts: BenchOptions,
+): Promise<void> {
+  if (result.status !== 'ok') return;
+  const base = join(runDir, opts.runs > 1 ? `${tool.name}-${i}` : tool.name);
+  const ctx: ToolContext = { source: store.root, repo: join(base, 'repo'), work: join(base, 'work'), password: opts.password };
+  const target = join(base, 'restore');
+  const sample: RunSample = {};
+  result.samples.push(sample);
+  log(`${tool.name}${opts.runs > 1 ? ` run ${i}/${opts.runs}` : ''} (load average ${loadAverage().toFixed(2)})`);
+  try {
+    await mkdir(join(ctx.work, 'cache'), { recursive: true });
+    await mkdir(target, { recursive: true });
+    await runOnce(tool, ctx, target, store, sample, opts);
+    if (expected) await verify(tool, ctx, target, expected, opts.verify === 'full', result);
+  } catch (err) {
+    result.status = 'failed';
+    result.error = err instanceof Error ? err.message : String(err);
+    console.error(`\n!!!!! ${tool.name} failed !!!!!\n${result.error}`);
+    if (!(err instanceof CommandError) && err instanceof Error && err.stack) console.error(err.stack);
+  } finally {
+    if (!opts.keep) await rm(base, { recursive: true, force: true });
+    else log(`${tool.name}: kept ${base}`);
+  }
+  for (const name of STEP_NAMES) result[name] = medianStep(result.samples, name);
+}
