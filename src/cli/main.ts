@@ -21,7 +21,7 @@ program
   .name('ocvault')
   .description('Deduplicated, compressed, encrypted backups of OpenCart stores: files and database')
   .version('0.1.0')
-  .option('-r, --repo <location>', 'repository: a path (or OCVAULT_REPOSITORY)')
+  .option('-r, --repo <location>', 'repository: a path, sftp://user@host[:port]/path, s3://host[:port]/bucket/prefix or rclone:remote:path (or OCVAULT_REPOSITORY)')
   .option('--cache-dir <dir>', 'base directory of the local index cache (or OCVAULT_CACHE_DIR)')
   .option('--password-file <file>', 'read the password from a file')
   .option('--password-command <cmd>', 'run a command that prints the password')

@@ -74,4 +74,32 @@ export function backendConformance(name: string, make: () => Promise<Backend>, c
       assert.equal((await b.list('config')).length, 1);
       await assert.rejects(b.create(), (e: unknown) => e instanceof OcvaultError && e.code === 'RepositoryExists');
     }));
+
+  test(`${name}: an object given as parts is stored back to back; large objects and ranges at the end`, { timeout: 60_000 }, () =>
+    withBackend(async (b) => {
+      const parts = [randomBytes(6 * 1024 * 1024 + 17), randomBytes(5), Buffer.alloc(0), randomBytes(2 * 1024 * 1024)];
+      const whole = Buffer.concat(parts);
+      const id = '5e' + randomBytes(31).toString('hex');
+      await b.save('data', id, parts);
+      assert.equal((await b.stat('data', id)).size, whole.length);
+      assert.ok((await b.load('data', id)).equals(whole));
+      const tail = await b.load('data', id, { offset: whole.length - 1000, length: 1000 });
+      assert.ok(tail.equals(whole.subarray(whole.length - 1000)));
+      const middle = await b.load('data', id, { offset: 6 * 1024 * 1024, length: 40 });
+      assert.ok(middle.equals(whole.subarray(6 * 1024 * 1024, 6 * 1024 * 1024 + 40)));
+    }));
+
+  test(`${name}: many saves and loads at once; saving the same object again is harmless`, { timeout: 60_000 }, () =>
+    withBackend(async (b) => {
+      const objects = Array.from({ length: 24 }, (_, i) => ({ id: randomBytes(32).toString('hex'), data: randomBytes(1000 + i * 7919) }));
+      await Promise.all(objects.map((o) => b.save('data', o.id, o.data)));
+      await Promise.all(objects.slice(0, 4).map((o) => b.save('data', o.id, o.data)));
+      const loaded = await Promise.all(objects.map((o) => b.load('data', o.id)));
+      loaded.forEach((l, i) => assert.ok(l.equals(objects[i]!.data), `object ${i}`));
+      const listed = new Map((await b.list('data')).map((o) => [o.name, o.size]));
+      assert.equal(listed.size, objects.length, 'no temporary or duplicate objects are listed');
+      for (const o of objects) assert.equal(listed.get(o.id), o.data.length);
+      await Promise.all(objects.map((o) => b.remove('data', o.id)));
+      assert.deepEqual(await b.list('data'), []);
+    }));
 }
