@@ -9,12 +9,15 @@ import { registerStats } from './cmdStats.js';
 import { registerRepair } from './cmdRepair.js';
 import { registerKey } from './cmdKey.js';
 import { registerDump } from './cmdDump.js';
+import { registerUnlock } from './cmdUnlock.js';
 import { registerForget } from './cmdForget.js';
 import { registerPrune } from './cmdPrune.js';
 import { registerCheck } from './cmdCheck.js';
 import { registerCopy } from './cmdCopy.js';
 import { registerClone } from './cmdClone.js';
 import { registerDiff } from './cmdDiff.js';
+import { registerDaemon } from './cmdDaemon.js';
+import { registerSchedule, registerRunJob } from './cmdSchedule.js';
 
 const program = new Command();
 program
@@ -40,12 +43,16 @@ registerStats(program);
 registerRepair(program);
 registerKey(program);
 registerDump(program);
+registerUnlock(program);
 registerForget(program);
 registerPrune(program);
 registerCheck(program);
 registerCopy(program);
 registerClone(program);
 registerDiff(program);
+registerDaemon(program);
+registerSchedule(program);
+registerRunJob(program);
 for (const c of program.commands) {
   c.exitOverride();
   for (const sub of c.commands) sub.exitOverride();

@@ -59,6 +59,30 @@ export class HeldLock {
   }
 }
 
+/**
+ * Removes locks: stale ones (dead process on this host, or not refreshed for STALE_MS), or
+ * with `all` every lock, unreadable ones too. Returns the names removed.
+ */
+export async function removeLocks(backend: Backend, sealer: Sealer, all: boolean): Promise<string[]> {
+  const removed: string[] = [];
+  const now = Date.now();
+  for (const info of await backend.list('locks')) {
+    let stale = all;
+    if (!stale) {
+      try {
+        stale = isStale(decodeLock(openObject(sealer, await backend.load('locks', info.name), `lock ${info.name}`), info.name), now, hostname());
+      } catch (e) {
+        if (!(e instanceof OcvaultError)) throw e;
+      }
+    }
+    if (stale) {
+      await backend.remove('locks', info.name);
+      removed.push(info.name);
+    }
+  }
+  return removed;
+}
+
 export function newLock(exclusive: boolean): Lock {
   return { version: 1, time: new Date().toISOString(), host: hostname(), pid: process.pid, user: currentUser(), exclusive };
 }
@@ -83,6 +107,9 @@ export async function acquireLock(backend: Backend, sealer: Sealer, hasher: Blak
         lock = decodeLock(openObject(sealer, await backend.load('locks', info.name), `lock ${info.name}`), info.name);
       } catch (e) {
         if (e instanceof OcvaultError && e.code === 'ObjectNotFound') continue;
+        if (e instanceof OcvaultError && e.code === 'CorruptObject') {
+          throw new OcvaultError('Locked', `repository ${backend.location} holds lock ${info.name.slice(0, 12)} that cannot be read (${e.message}); if no other ocvault uses the repository, remove it with 'ocvault unlock --remove-all'`, { lock: info.name });
+        }
         throw e;
       }
       if (isStale(lock, now, hostname())) {
