@@ -66,7 +66,7 @@ export function registerClone(program: Command): void {
       }
       out.print(`cloned store "${r.store}" from snapshot ${r.id.slice(0, 8)}`);
       out.print(`  files:    ${r.root}${r.storage ? ` (storage ${r.storage})` : ''}: ${r.files.files} files, ${formatBytes(r.files.bytes)}`);
-      out.print(`  database: ${r.database}: ${r.load.tables} tables, ${r.load.rows} rows in ${formatDuration(Math.round(r.load.loadMs))}, checksums match`);
+      out.print(`  database: ${r.database}: ${r.load.tables} tables, ${r.load.rows} rows in ${formatDuration(Math.round(r.load.durationMs))}, checksums match`);
       out.print(`  url:      ${r.url}${r.adminUrl ? ` (admin ${r.adminUrl})` : ''}`);
       for (const s of r.stores) out.print(`  store ${s.id}:  ${s.url}`);
       for (const n of r.notes) out.warn(n);

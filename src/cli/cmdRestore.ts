@@ -68,7 +68,7 @@ export function registerRestore(program: Command): void {
           if (r.database) {
             const l = r.database.load;
             report.database = { target: r.database.target, ...l, checks: l.checks.length, safetySnapshot: r.safetySnapshot ?? null };
-            if (!out.json) out.print(`loaded the database of snapshot ${id.slice(0, 8)} into ${r.database.target}: ${l.tables} tables, ${l.rows} rows in ${formatDuration(Math.round(l.loadMs))} (${l.mode}); all ${l.checks.length} table checksums match (${formatDuration(Math.round(l.verifyMs))})`);
+            if (!out.json) out.print(`loaded the database of snapshot ${id.slice(0, 8)} into ${r.database.target}: ${l.tables} tables, ${l.rows} rows in ${formatDuration(Math.round(l.durationMs))} (${l.mode}); all ${l.checks.length} table checksums match`);
           }
           return;
         }
@@ -106,8 +106,8 @@ export function registerRestore(program: Command): void {
           report.database = { ...r.load, checks: r.load.checks.length, safetySnapshot: r.safetySnapshot ?? null };
           if (!out.json) {
             out.print(
-              `loaded the database of snapshot ${id.slice(0, 8)}: ${r.load.tables} tables, ${r.load.rows} rows in ${formatDuration(r.load.loadMs)} (${r.load.mode}); ` +
-                `all ${r.load.checks.length} table checksums match (${formatDuration(r.load.verifyMs)})`,
+              `loaded the database of snapshot ${id.slice(0, 8)}: ${r.load.tables} tables, ${r.load.rows} rows in ${formatDuration(Math.round(r.load.durationMs))} (${r.load.mode}); ` +
+                `all ${r.load.checks.length} table checksums match`,
             );
           }
         }

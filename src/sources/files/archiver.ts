@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, lstatSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import pLimit from 'p-limit';
 import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
@@ -112,7 +112,9 @@ export class Archiver {
   private async saveDir(abs: Buffer, rel: string, parent: Map<string, TreeNode>): Promise<BlobId> {
     let names: Buffer[];
     try {
-      names = await fsp.readdir(abs, { encoding: 'buffer' });
+      // Metadata calls are synchronous on purpose: on a local disk they take microseconds,
+      // several times less than a round trip through the thread pool and a promise.
+      names = readdirSync(abs, { encoding: 'buffer' });
     } catch (e) {
       this.warn(`cannot read directory ${abs.toString()}: ${errnoCode(e) ?? (e as Error).message}`);
       return this.saveTree([]);
@@ -137,7 +139,7 @@ export class Archiver {
   private async saveEntry(abs: Buffer, name: Buffer, rel: string, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
     let st: import('node:fs').BigIntStats;
     try {
-      st = await fsp.lstat(abs, { bigint: true });
+      st = lstatSync(abs, { bigint: true });
     } catch (e) {
       this.warn(`${abs.toString()} vanished before it could be read (${errnoCode(e) ?? (e as Error).message})`);
       return undefined;

@@ -1,4 +1,4 @@
-import { promises as fsp, constants as C } from 'node:fs';
+import { promises as fsp, constants as C, chmodSync, lchownSync, lutimesSync } from 'node:fs';
 import pLimit from 'p-limit';
 import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
 import type { Repository } from '../../repo/repository.js';
@@ -213,11 +213,16 @@ export class Restorer {
   private async applyMeta(abs: Buffer, node: TreeNode, isLink: boolean): Promise<void> {
     const ns = BigInt(node.mtimeNs);
     const seconds = Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
+    // synchronous: metadata calls are cheaper than a thread-pool round trip each
     if (this.opts.owners && node.uid !== undefined && node.gid !== undefined) {
-      await fsp.lchown(abs, node.uid, node.gid).catch(() => undefined);
+      try {
+        lchownSync(abs, node.uid, node.gid);
+      } catch {
+        // an owner that cannot be set is not worth failing the restore
+      }
     }
-    if (!isLink) await fsp.chmod(abs, node.mode);
-    await fsp.lutimes(abs, seconds, seconds);
+    if (!isLink) chmodSync(abs, node.mode);
+    lutimesSync(abs, seconds, seconds);
   }
 }
 

@@ -1,0 +1,24 @@
+import nodemailer from 'nodemailer';
+import type { SmtpChannel } from '../config.js';
+import { resolveSecret } from '../secrets.js';
+import type { NotifyMessage } from './message.js';
+
+/** Sends the message as a plain-text mail through the configured SMTP server. */
+export async function sendSmtp(ch: SmtpChannel, msg: NotifyMessage): Promise<void> {
+  const pass = ch.password ? resolveSecret(ch.password, `notification ${ch.name} password`) : undefined;
+  const transport = nodemailer.createTransport({
+    host: ch.host,
+    port: ch.port,
+    secure: ch.secure,
+    ignoreTLS: ch.ignoreTls,
+    auth: ch.user ? { user: ch.user, pass: pass ?? '' } : undefined,
+    connectionTimeout: 15_000,
+    greetingTimeout: 15_000,
+    socketTimeout: 30_000,
+  });
+  try {
+    await transport.sendMail({ from: ch.from, to: ch.to, subject: msg.subject, text: msg.text });
+  } finally {
+    transport.close();
+  }
+}
