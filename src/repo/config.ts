@@ -25,7 +25,7 @@ export interface RepoConfig {
 }
 
 export const FILE_CHUNKS: ChunkerParams = { min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024 };
-export const DB_CHUNKS: ChunkerParams = { min: 16 * 1024, avg: 64 * 1024, max: 512 * 1024 };
+export const DB_CHUNKS: ChunkerParams = { min: 4 * 1024, avg: 16 * 1024, max: 128 * 1024 };
 
 export function newRepoConfig(cipher: Cipher): RepoConfig {
   return {
