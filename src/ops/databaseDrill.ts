@@ -30,7 +30,8 @@ export const databaseDrill: DatabaseDrill = async (ctx) => {
   if (ctx.url) {
     target = targetOn(ctx.url, name);
   } else if (MARIADBD.some((p) => existsSync(p))) {
-    server = await startThrowawayServer({ binlog: false });
+    // /dev/shm when there is one: DDL on a tmpfs datadir is many times faster
+    server = await startThrowawayServer({ binlog: false, ...(existsSync('/dev/shm') ? { parentDir: '/dev/shm' } : {}) });
     target = server.target(name);
   } else {
     step.skipped = 'no --db server given and no mariadbd installed to start a throwaway one';

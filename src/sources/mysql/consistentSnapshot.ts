@@ -1,8 +1,11 @@
-import type { ConnectionTarget } from './connectionUrl.js';
-import { DbConnection, scalar, str } from './dbConnection.js';
-import { quoteIdent } from './identifiers.js';
+import { OcvaultError } from '../../errors/OcvaultError.js';
+import { describeTarget, type ConnectionTarget } from './connectionUrl.js';
+import { DbConnection, str } from './dbConnection.js';
 import type { BinlogPosition, LockStats } from './manifest.js';
 import { listTables, type TablePlan } from './tablePlan.js';
+import { lockSteps, unlockAll, type LockStep } from './tableLocks.js';
+import { readGtid, readMasterStatus, readSnapshotPosition } from './binlogPosition.js';
+import { definitionFingerprint, readAllDefinitions } from './tableDefinition.js';
 
 /**
  * One point in time shared by several connections.
@@ -11,26 +14,40 @@ import { listTables, type TablePlan } from './tablePlan.js';
  * SNAPSHOT`, no lock at all. Otherwise (the trade-off, as in mydumper's `--less-locking`,
  * scoped to one database and needing only the LOCK TABLES privilege, not RELOAD):
  *
- * 1. the control connection takes `LOCK TABLES <every dumped table> READ`: writers to this
- *    database wait (other databases are untouched); it waits for open writers to finish;
- * 2. each worker connection opens `START TRANSACTION WITH CONSISTENT SNAPSHOT` (the same
- *    committed state, since nothing can commit to these tables) and the binary log position
- *    of that snapshot is read;
- * 3. a lock connection takes `LOCK TABLES <non-transactional tables> READ`, then the control
- *    connection unlocks: InnoDB writers go on at once (the snapshots keep the old state),
- *    MyISAM/Aria writers wait until those tables have been dumped — they have no snapshot,
- *    so the lock is the only way to read them as of the same point.
+ * 1. a lock holder takes `LOCK TABLES <non-transactional tables> READ` (MyISAM, Aria...):
+ *    their writers wait from now until those tables have been dumped — they have no
+ *    snapshot, so a lock is the only way to read them as of one point. Holders also read
+ *    those tables: once a writer queues for one, a connection without the lock may not
+ *    even read it. More holders join (same read locks, NOWAIT) when no writer is queued
+ *    yet, so several connections can read them; under write load one holder reads all;
+ * 2. with several workers, the control connection takes `LOCK TABLES <InnoDB tables> READ`
+ *    as well, so nothing can commit to this database (other databases are untouched);
+ * 3. each worker opens `START TRANSACTION WITH CONSISTENT SNAPSHOT`: all see the same state,
+ *    and the binary log position of that snapshot is read;
+ * 4. the control connection unlocks at once (InnoDB writers go on; the snapshots keep the
+ *    old state); each holder unlocks when its last table is dumped.
  *
- * If LOCK TABLES is not allowed, the dump still runs but LockStats says it is `unlocked`.
+ * The InnoDB lock is never waited for while holding (LOCK TABLES ... NOWAIT, polled): the
+ * server would resolve a lock cycle with a shop transaction by failing the transaction.
+ * While MyISAM locks are held it is polled only briefly: a transaction holding an InnoDB
+ * table and waiting for a MyISAM table we hold would otherwise wait on us forever; then
+ * everything is let go and taken again, until the overall deadline. InnoDB writers so wait only the milliseconds of steps
+ * 2–4, MyISAM writers for their tables' part of the dump (LockStats reports both). If LOCK
+ * TABLES is not allowed, the dump still runs but LockStats says `unlocked`, with a warning.
  */
 export interface ConsistentSnapshot {
   readonly tables: TablePlan[];
+  /** each table's definition fingerprint as of just before the snapshot (see tableDefinition.ts) */
+  readonly definitions: ReadonlyMap<string, string>;
+  /** connections inside the shared snapshot: they read the transactional tables */
   readonly workers: DbConnection[];
+  /** connections holding read locks on every non-transactional table: they read those */
+  readonly holders: DbConnection[];
   readonly serverVersion: string;
   readonly dumpedAt: string;
   readonly binlog?: BinlogPosition;
   readonly locks: LockStats;
-  /** Ends the read lock on non-transactional tables (once they are dumped). */
+  /** Unlocks the non-transactional tables (once they are all dumped). */
   releaseNonTransactional(): Promise<void>;
   /** Ends the snapshots and closes every connection. */
   close(): Promise<void>;
@@ -44,8 +61,7 @@ export interface SnapshotOptions {
   lockWaitTimeoutSeconds: number;
 }
 
-const DENIED = new Set([1044, 1142, 1227, 1045]);
-const MAX_LIST_RETRIES = 5;
+const MAX_ATTEMPTS = 50;
 
 function now(): number {
   return performance.now();
@@ -67,72 +83,89 @@ async function take(control: DbConnection, target: ConnectionTarget, opts: Snaps
   const serverVersion = str(info ?? {}, 'v');
   const mariadb = /mariadb/i.test(serverVersion);
   const logBin = str(info ?? {}, 'lb') === '1';
+  const parallel = Math.max(1, opts.parallel);
   let tables = await listTables(control, opts.tables);
-  const nWorkers = Math.max(1, Math.min(opts.parallel, tables.length));
+  const nWorkers = Math.max(1, Math.min(parallel, tables.filter((t) => t.transactional).length));
   const workers = await Promise.all(Array.from({ length: nWorkers }, () => DbConnection.open(target, { action: 'connect' })));
   opened.push(...workers);
-  for (const w of workers) await w.run('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ', [], 'start snapshot');
+  for (const w of workers) {
+    await w.run('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ', [], 'start snapshot');
+    // a table's metadata lock is taken when it is dumped: do not wait forever behind DDL
+    await w.run(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.ceil(opts.lockWaitTimeoutSeconds))}`, [], 'start snapshot');
+  }
+  const spare: DbConnection[] = [];
+  const holderConn = async (i: number): Promise<DbConnection> => {
+    while (spare.length <= i) {
+      const c = await DbConnection.open(target, { action: 'connect' });
+      opened.push(c);
+      spare.push(c);
+    }
+    return spare[i] as DbConnection;
+  };
 
   const locks: LockStats = { strategy: 'snapshot', lockWaitMs: 0, allTablesLockedMs: 0, nonTransactionalTables: [], nonTransactionalLockedMs: 0, warnings: [] };
   const startSnapshots = (): Promise<unknown> =>
     Promise.all(workers.map((w) => w.run('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY', [], 'start snapshot')));
-  let lockConn: DbConnection | undefined;
-  let nonTxLockedAt = 0;
+  let holders: DbConnection[] = [];
   let gtid: string | undefined;
   let masterStatus: BinlogPosition | undefined;
+  let nonTxLockedAt = 0;
+  // Read before the snapshot: a table whose definition differs when it is dumped was altered
+  // in between (InnoDB reports only rebuilds itself, not instant ALTERs).
+  const fingerprints = async (): Promise<Map<string, string>> => new Map([...(await readAllDefinitions(control))].map(([n, d]) => [n, definitionFingerprint(d)]));
+  let definitions = await fingerprints();
 
-  const needsLock = nWorkers > 1 || tables.some((t) => !t.transactional);
-  if (!needsLock) {
+  if (nWorkers === 1 && tables.every((t) => t.transactional)) {
     await startSnapshots();
   } else {
-    await control.run(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.floor(opts.lockWaitTimeoutSeconds))}`, [], 'lock tables');
-    let locked = false;
-    for (let attempt = 0; attempt < MAX_LIST_RETRIES && !locked; attempt++) {
-      if (tables.length === 0) break;
+    const deadline = now() + opts.lockWaitTimeoutSeconds * 1000;
+    let locked: boolean | undefined;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS && locked === undefined; attempt++) {
+      const nonTx = tables.filter((t) => !t.transactional);
+      const tx = tables.filter((t) => t.transactional);
+      const steps: LockStep[] = [];
+      if (nonTx.length > 0) {
+        steps.push({ conn: await holderConn(0), tables: nonTx, wait: 'wait' });
+        for (let i = 1; i < Math.min(parallel, nonTx.length); i++) steps.push({ conn: await holderConn(i), tables: nonTx, wait: 'join' });
+      }
+      if (nWorkers > 1 && tx.length > 0) steps.push({ conn: control, tables: tx, wait: steps.length === 0 ? 'poll' : 'poll-briefly' });
       const t0 = now();
-      try {
-        await control.run(`LOCK TABLES ${tables.map((t) => `${quoteIdent(t.name)} READ`).join(', ')}`, [], 'lock tables');
-      } catch (e) {
-        const errno = (e as { data?: { errno?: number } }).data?.errno;
-        if (errno === 1146) {
-          tables = await listTables(control, opts.tables); // a table was dropped meanwhile
-          continue;
-        }
-        if (errno !== undefined && DENIED.has(errno)) break;
-        throw e;
-      }
+      const outcome = await lockSteps(steps, deadline, mariadb);
       locks.lockWaitMs += now() - t0;
-      // The list may have changed between listing and locking; under the lock it cannot.
-      const again = await listTables(control, opts.tables);
-      if (sameTables(again, tables)) {
-        locked = true;
-        tables = again;
+      if (outcome.result === 'denied') {
+        locked = false;
+      } else if (outcome.result === 'locked') {
+        // The list may have changed between listing and locking; under the locks it cannot.
+        const again = await listTables(control, opts.tables);
+        if (sameTables(again, tables)) {
+          locked = true;
+          nonTxLockedAt = now();
+          holders = outcome.held.filter((c) => c !== control);
+        } else {
+          tables = again;
+          await unlockAll(outcome.held);
+        }
       } else {
-        await control.run('UNLOCK TABLES', [], 'unlock tables');
-        tables = again;
+        if (outcome.result === 'dropped') tables = await listTables(control, opts.tables);
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 200));
       }
+      if (locked === undefined) definitions = await fingerprints();
+    }
+    if (locked === undefined) {
+      throw new OcvaultError('DatabaseError', `could not lock the tables of ${describeTarget(target)} (they kept changing or stayed locked by writers)`, { database: target.database });
     }
     const lockedAt = now();
-    if (locked || tables.length === 0) {
+    await startSnapshots();
+    if (locked) {
       locks.strategy = 'lock-tables';
+      gtid = await readGtid(control, mariadb);
+      if (logBin && !mariadb) masterStatus = await readMasterStatus(control, locks);
+      await control.run('UNLOCK TABLES', [], 'unlock tables');
+      locks.allTablesLockedMs = now() - lockedAt;
+      locks.nonTransactionalTables = tables.filter((t) => !t.transactional).map((t) => t.name).sort();
     } else {
       locks.strategy = 'unlocked';
       locks.warnings.push(`user "${target.user}" may not LOCK TABLES: InnoDB tables were read from ${nWorkers} separate snapshots and MyISAM/Aria tables while they could change`);
-    }
-    await startSnapshots();
-    if (locked) {
-      gtid = await readGtid(control, mariadb);
-      if (logBin && !mariadb) masterStatus = await readMasterStatus(control, locks);
-      const nonTx = tables.filter((t) => !t.transactional);
-      if (nonTx.length > 0) {
-        lockConn = await DbConnection.open(target, { action: 'connect' });
-        opened.push(lockConn);
-        await lockConn.run(`LOCK TABLES ${nonTx.map((t) => `${quoteIdent(t.name)} READ`).join(', ')}`, [], 'lock tables');
-        nonTxLockedAt = now();
-        locks.nonTransactionalTables = nonTx.map((t) => t.name).sort();
-      }
-      await control.run('UNLOCK TABLES', [], 'unlock tables');
-      locks.allTablesLockedMs = now() - lockedAt;
     }
   }
   const dumpedAt = new Date().toISOString();
@@ -142,24 +175,26 @@ async function take(control: DbConnection, target: ConnectionTarget, opts: Snaps
     binlog = mariadb ? await readSnapshotPosition(first, gtid ?? (await readGtid(control, mariadb))) : masterStatus;
   }
   await control.close();
+  for (const c of spare) if (!holders.includes(c)) await c.close();
 
-  let released = lockConn === undefined;
+  let released = holders.length === 0;
   const releaseNonTransactional = async (): Promise<void> => {
     if (released) return;
     released = true;
-    await lockConn?.run('UNLOCK TABLES', [], 'unlock tables');
+    await unlockAll(holders);
     locks.nonTransactionalLockedMs = now() - nonTxLockedAt;
   };
   return {
-    tables, workers, serverVersion, dumpedAt, binlog, locks,
-    releaseNonTransactional,
+    tables, definitions, workers, holders, serverVersion, dumpedAt, binlog, locks, releaseNonTransactional,
     async close() {
       await releaseNonTransactional();
-      await Promise.all(workers.map(async (w) => {
-        await w.run('COMMIT', [], 'end snapshot').catch(() => undefined);
-        await w.close();
-      }));
-      await lockConn?.close();
+      await Promise.all([
+        ...workers.map(async (w) => {
+          await w.run('COMMIT', [], 'end snapshot').catch(() => undefined);
+          await w.close();
+        }),
+        ...holders.map((h) => h.close()),
+      ]);
     },
     abort() {
       for (const c of opened) c.destroy();
@@ -171,35 +206,4 @@ function sameTables(a: TablePlan[], b: TablePlan[]): boolean {
   if (a.length !== b.length) return false;
   const names = new Set(a.map((t) => `${t.name}\0${t.engine}`));
   return b.every((t) => names.has(`${t.name}\0${t.engine}`));
-}
-
-async function readGtid(conn: DbConnection, mariadb: boolean): Promise<string | undefined> {
-  const rows = await conn.query(mariadb ? 'SELECT @@gtid_binlog_pos AS g' : 'SELECT @@gtid_executed AS g', [], 'read binlog position').catch(() => []);
-  const g = scalar(rows);
-  return g === undefined || g === '' ? undefined : g;
-}
-
-/** MariaDB: the binlog position that matches this connection's consistent snapshot. */
-async function readSnapshotPosition(conn: DbConnection, gtid: string | undefined): Promise<BinlogPosition | undefined> {
-  const rows = await conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'", [], 'read binlog position');
-  const v = new Map(rows.map((r) => [str(r, 'Variable_name').toLowerCase(), str(r, 'Value')]));
-  const file = v.get('binlog_snapshot_file');
-  const position = Number(v.get('binlog_snapshot_position'));
-  if (!file || !Number.isSafeInteger(position)) return undefined;
-  return { file, position, ...(gtid !== undefined ? { gtid } : {}) };
-}
-
-/** MySQL: SHOW MASTER STATUS under the lock (needs REPLICATION CLIENT). */
-async function readMasterStatus(conn: DbConnection, locks: LockStats): Promise<BinlogPosition | undefined> {
-  for (const sql of ['SHOW BINARY LOG STATUS', 'SHOW MASTER STATUS']) {
-    try {
-      const [r] = await conn.query(sql, [], 'read binlog position');
-      if (r) return { file: str(r, 'File'), position: Number(str(r, 'Position')), ...(str(r, 'Executed_Gtid_Set') ? { gtid: str(r, 'Executed_Gtid_Set') } : {}) };
-      return undefined;
-    } catch {
-      // try the older spelling, then give up with a warning
-    }
-  }
-  locks.warnings.push('binary log position not recorded (SHOW MASTER STATUS was refused)');
-  return undefined;
 }

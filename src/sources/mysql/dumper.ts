@@ -1,13 +1,15 @@
 import { OcvaultError } from '../../errors/OcvaultError.js';
 import { describeTarget, parseConnectionUrl, type ConnectionTarget } from './connectionUrl.js';
 import { openConsistentSnapshot, type ConsistentSnapshot } from './consistentSnapshot.js';
-import { DbConnection, str } from './dbConnection.js';
+import { str, type DbConnection } from './dbConnection.js';
 import { quoteIdent } from './identifiers.js';
 import { ROW_FORMAT } from './rowFormat.js';
 import type { DatabaseManifest, TableManifest } from './manifest.js';
-import { readSchemaObjects } from './schemaObjects.js';
+import { readSchemaObjects, type SchemaObjects } from './schemaObjects.js';
+import { ConnectionPool } from './connectionPool.js';
 import { DEFAULT_CHUNK_BYTES, streamTableRows, type RowSink } from './tableRows.js';
-import { readTableShape } from './tableShape.js';
+import { tableShape } from './tableShape.js';
+import { definitionFingerprint, readTableDefinition } from './tableDefinition.js';
 import type { TablePlan } from './tablePlan.js';
 
 export interface DumpOptions {
@@ -68,25 +70,27 @@ class Session implements DumpSession {
   readonly database: string;
   readonly tables: readonly TablePlan[];
   readonly parallel: number;
-  private readonly free: DbConnection[];
-  private readonly waiting: Array<{ resolve: (c: DbConnection) => void; reject: (e: unknown) => void }> = [];
+  private readonly workers: ConnectionPool;
+  /** the connections holding the read locks: they read the non-transactional tables */
+  private readonly holders: ConnectionPool;
+  private nonTxLeft: number;
   private readonly done = new Set<string>();
   private readonly started = new Set<string>();
-  private nonTxLeft: number;
   private failed: unknown;
   private closed = false;
 
   constructor(
     private readonly target: ConnectionTarget,
     private readonly snap: ConsistentSnapshot,
-    private readonly objects: Awaited<ReturnType<typeof readSchemaObjects>>,
+    private readonly objects: SchemaObjects,
     private readonly options: DumpOptions,
   ) {
     this.database = target.database;
     this.tables = snap.tables;
-    this.parallel = snap.workers.length;
-    this.free = [...snap.workers];
-    this.nonTxLeft = snap.tables.filter((p) => !p.transactional).length;
+    this.parallel = Math.max(snap.workers.length, snap.holders.length);
+    this.workers = new ConnectionPool(snap.workers);
+    this.holders = new ConnectionPool(snap.holders);
+    this.nonTxLeft = snap.holders.length > 0 ? snap.tables.filter((t) => !t.transactional).length : 0;
   }
 
   async dumpTable(name: string, sink: RowSink): Promise<TableDump> {
@@ -95,12 +99,14 @@ class Session implements DumpSession {
     if (!plan) throw new OcvaultError('DatabaseError', `table \`${name}\` is not part of the dump of ${describeTarget(this.target)}`, { database: this.database, table: name });
     if (this.started.has(name)) throw new OcvaultError('DatabaseError', `table \`${name}\` was already dumped`, { database: this.database, table: name });
     this.started.add(name);
-    const conn = await this.acquire();
+    const locked = !plan.transactional && this.snap.holders.length > 0;
+    const pool = locked ? this.holders : this.workers;
+    const conn = await pool.acquire();
     try {
       const result = await this.readTable(conn, plan, sink);
       this.done.add(name);
-      this.release(conn);
-      if (!plan.transactional && --this.nonTxLeft === 0) await this.snap.releaseNonTransactional();
+      pool.release(conn);
+      if (locked && --this.nonTxLeft === 0) await this.snap.releaseNonTransactional();
       return result;
     } catch (e) {
       this.failed ??= e;
@@ -116,7 +122,11 @@ class Session implements DumpSession {
     await conn.run(`SELECT 1 FROM ${q} LIMIT 0`, [], 'dump', plan.name);
     const [created] = await conn.query(`SHOW CREATE TABLE ${q}`, [], 'dump', plan.name);
     const createStatement = str(created ?? {}, 'Create Table');
-    const shape = await readTableShape(conn, plan.name);
+    const definition = await readTableDefinition(conn, plan.name);
+    if (definitionFingerprint(definition) !== this.snap.definitions.get(plan.name)) {
+      throw new OcvaultError('DatabaseError', `table \`${plan.name}\` of ${describeTarget(this.target)} was altered while it was being dumped; run the backup again`, { database: this.database, table: plan.name });
+    }
+    const shape = tableShape(definition);
     const schemaOnly = this.options.schemaOnly?.includes(plan.name) ?? false;
     const rows = schemaOnly
       ? { rows: 0, bytes: 0, checksum: EMPTY_CHECKSUM }
@@ -150,19 +160,8 @@ class Session implements DumpSession {
     this.closed = true;
     this.snap.abort();
     const why = this.failed ?? new OcvaultError('DatabaseError', `dump of ${describeTarget(this.target)} was aborted`, { database: this.database });
-    for (const w of this.waiting.splice(0)) w.reject(why);
-  }
-
-  private acquire(): Promise<DbConnection> {
-    const c = this.free.pop();
-    if (c) return Promise.resolve(c);
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
-  }
-
-  private release(conn: DbConnection): void {
-    const next = this.waiting.shift();
-    if (next) next.resolve(conn);
-    else this.free.push(conn);
+    this.workers.close(why);
+    this.holders.close(why);
   }
 }
 

@@ -16,5 +16,6 @@ export {
   type DatabaseManifest, type TableManifest, type ColumnManifest, type ColumnKind, type ViewManifest,
   type TriggerManifest, type RoutineManifest, type EventManifest, type BinlogPosition, type LockStats,
 } from './manifest.js';
-export { ROW_FORMAT, RowEncoder, RowDecoder, encodeRow, decodeRows, type RawRow } from './rowFormat.js';
+export { ROW_FORMAT, RowEncoder, encodeRow, type RawRow } from './rowFormat.js';
+export { RowDecoder, RowView, decodeRows } from './rowDecoder.js';
 export { startThrowawayServer, type ThrowawayServer, type ThrowawayServerOptions } from './throwawayServer.js';

@@ -4,8 +4,7 @@ import { describeTarget } from './connectionUrl.js';
 import type { DbConnection } from './dbConnection.js';
 import { quoteIdent } from './identifiers.js';
 import type { TableManifest } from './manifest.js';
-import { decodeRows } from './rowFormat.js';
-import { insertPrefix, sqlTuple } from './sqlLiteral.js';
+import { insertStatements } from './sqlInserts.js';
 import { isTransactionalEngine } from './tablePlan.js';
 
 /**
@@ -29,7 +28,7 @@ export async function loadTable(conn: DbConnection, table: TableManifest, rows: 
     const sql =
       `LOAD DATA LOCAL INFILE ${conn.core.escape(`ocvault:${table.name}`)} INTO TABLE ${q} CHARACTER SET binary ` +
       "FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES STARTING BY '' TERMINATED BY '\\n' " +
-      `(${table.columns.map((c) => quoteIdent(c.name)).join(', ')})`;
+      loadDataColumns(table);
     const r = await conn.run(sql, [], 'load', table.name, () => Readable.from(rows, { objectMode: false }));
     loaded = r.affectedRows;
   } else {
@@ -41,24 +40,25 @@ export async function loadTable(conn: DbConnection, table: TableManifest, rows: 
   }
 }
 
+/**
+ * The column list of LOAD DATA. The file is read as binary (no conversion), which types
+ * like INET6 and UUID take for their 16-byte binary form; their text goes through a
+ * variable and is converted as text instead. (Once one column uses SET, every column goes
+ * through a variable: MariaDB 10.11 ignores NO_AUTO_VALUE_ON_ZERO for columns listed
+ * directly next to a SET clause, turning an id of 0 into a new id.)
+ */
+function loadDataColumns(table: TableManifest): string {
+  if (!table.columns.some((c) => c.kind === 'other')) return `(${table.columns.map((c) => quoteIdent(c.name)).join(', ')})`;
+  const vars = table.columns.map((_, i) => `@ocvault_${i}`);
+  const sets = table.columns.map((c, i) => `${quoteIdent(c.name)} = ${c.kind === 'other' ? `CONVERT(@ocvault_${i} USING utf8mb4)` : `@ocvault_${i}`}`);
+  return `(${vars.join(', ')}) SET ${sets.join(', ')}`;
+}
+
 async function insertRows(conn: DbConnection, table: TableManifest, rows: AsyncIterable<Buffer>, maxStatementBytes: number): Promise<number> {
-  const prefix = insertPrefix(table.name, table.columns);
-  let stmt = '';
   let loaded = 0;
-  const flush = async (): Promise<void> => {
-    if (stmt === '') return;
-    const r = await conn.run(stmt, [], 'load', table.name);
+  for await (const statement of insertStatements(table, rows, maxStatementBytes)) {
+    const r = await conn.run(statement.toString('utf8'), [], 'load', table.name);
     loaded += r.affectedRows;
-    stmt = '';
-  };
-  for await (const row of decodeRows(rows, `rows of table ${table.name}`)) {
-    if (row.length !== table.columns.length) {
-      throw new OcvaultError('CorruptObject', `a row of table \`${table.name}\` has ${row.length} fields, expected ${table.columns.length}`, { table: table.name });
-    }
-    const tuple = sqlTuple(row, table.columns);
-    if (stmt !== '' && stmt.length + tuple.length + 1 > maxStatementBytes) await flush();
-    stmt = stmt === '' ? prefix + tuple : `${stmt},${tuple}`;
   }
-  await flush();
   return loaded;
 }

@@ -4,8 +4,7 @@ import { stripDefiner } from './definer.js';
 import { quoteIdent, quoteString } from './identifiers.js';
 import type { DatabaseManifest, TableManifest } from './manifest.js';
 import type { RowSource } from './loader.js';
-import { decodeRows } from './rowFormat.js';
-import { insertPrefix, sqlTuple } from './sqlLiteral.js';
+import { insertStatements } from './sqlInserts.js';
 import { isTransactionalEngine } from './tablePlan.js';
 import { orderViews } from './viewOrder.js';
 
@@ -49,17 +48,18 @@ export async function writeSqlDump(manifest: DatabaseManifest, rows: RowSource, 
   const definer = (s: string): string => (options.definers === 'strip' ? stripDefiner(s) : s);
   const maxStatement = options.maxStatementBytes ?? 1 << 20;
 
-  let pending: string[] = [];
+  let pending: Buffer[] = [];
   let pendingLength = 0;
   let bytes = 0;
-  const out = async (text: string): Promise<void> => {
-    pending.push(text);
-    pendingLength += text.length;
+  const out = async (data: string | Buffer): Promise<void> => {
+    const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    pending.push(b);
+    pendingLength += b.length;
     if (pendingLength >= FLUSH_BYTES) await flush();
   };
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
-    const b = Buffer.from(pending.join(''), 'utf8');
+    const b = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLength);
     pending = [];
     pendingLength = 0;
     bytes += b.length;
@@ -109,33 +109,18 @@ export async function writeSqlDump(manifest: DatabaseManifest, rows: RowSource, 
   return { bytes, tables: tables.length, rows: rowTotal };
 }
 
-async function writeTable(table: TableManifest, rows: AsyncIterable<Buffer>, out: (s: string) => Promise<void>, drop: boolean, maxStatement: number): Promise<number> {
+async function writeTable(table: TableManifest, rows: AsyncIterable<Buffer>, out: (s: string | Buffer) => Promise<void>, drop: boolean, maxStatement: number): Promise<number> {
   const q = quoteIdent(table.name);
   const keys = !isTransactionalEngine(table.engine);
   await out(`--\n-- Table ${q}\n--\n\n${drop ? `DROP TABLE IF EXISTS ${q};\n` : ''}${table.createStatement};\n\n`);
   if (keys) await out(`/*!40000 ALTER TABLE ${q} DISABLE KEYS */;\n`);
-  const prefix = insertPrefix(table.name, table.columns);
-  let stmt = '';
-  let count = 0;
-  for await (const row of decodeRows(rows, `rows of table ${table.name}`)) {
-    if (row.length !== table.columns.length) {
-      throw new OcvaultError('CorruptObject', `a row of table \`${table.name}\` has ${row.length} fields, expected ${table.columns.length}`, { table: table.name });
-    }
-    const tuple = sqlTuple(row, table.columns);
-    if (stmt !== '' && stmt.length + tuple.length + 2 > maxStatement) {
-      await out(`${stmt};\n`);
-      stmt = '';
-    }
-    stmt = stmt === '' ? prefix + tuple : `${stmt},\n${tuple}`;
-    count++;
-  }
-  if (stmt !== '') await out(`${stmt};\n`);
-  if (count !== table.rowCount) {
-    throw new OcvaultError('CorruptObject', `table \`${table.name}\` has ${count} rows in the snapshot data, the manifest says ${table.rowCount}`, { table: table.name });
+  for await (const statement of insertStatements(table, rows, maxStatement)) {
+    await out(statement);
+    await out(';\n');
   }
   if (keys) await out(`/*!40000 ALTER TABLE ${q} ENABLE KEYS */;\n`);
   await out('\n');
-  return count;
+  return table.rowCount;
 }
 
 /** A routine/trigger/event body between DELIMITER lines, in its own sql_mode. */

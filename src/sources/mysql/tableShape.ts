@@ -1,5 +1,4 @@
-import type { DbConnection } from './dbConnection.js';
-import { str } from './dbConnection.js';
+import type { TableDefinition } from './tableDefinition.js';
 import { quoteIdent } from './identifiers.js';
 import type { ColumnKind, ColumnManifest } from './manifest.js';
 
@@ -28,38 +27,24 @@ export function columnKind(dataType: string, charset: string): ColumnKind {
 }
 
 /**
- * Reads a table's dumpable columns (generated columns excluded, invisible ones included)
- * and picks the row order: the primary key, else the first unique index on NOT NULL
- * columns, else every column.
+ * A table's dumpable columns (generated columns excluded, invisible ones included) and the
+ * row order: the primary key, else the first unique index on NOT NULL columns, else every
+ * column.
  */
-export async function readTableShape(conn: DbConnection, table: string): Promise<TableShape> {
-  const cols = await conn.query(
-    'SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, IS_NULLABLE, EXTRA, IS_GENERATED FROM information_schema.COLUMNS ' +
-      'WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
-    [table], 'read columns', table,
-  );
+export function tableShape(def: TableDefinition): TableShape {
   const columns: ColumnManifest[] = [];
   const notNull = new Set<string>();
-  for (const c of cols) {
-    const name = str(c, 'COLUMN_NAME');
-    const extra = str(c, 'EXTRA').toUpperCase();
-    const generated = str(c, 'IS_GENERATED') === 'ALWAYS' || /GENERATED|VIRTUAL|PERSISTENT|STORED/.test(extra);
-    if (str(c, 'IS_NULLABLE') === 'NO') notNull.add(name);
-    if (generated) continue;
-    const charset = str(c, 'CHARACTER_SET_NAME');
-    const kind = columnKind(str(c, 'DATA_TYPE'), charset);
-    columns.push({ name, type: str(c, 'COLUMN_TYPE'), kind, ...(kind === 'text' && charset !== '' ? { charset } : {}), nullable: str(c, 'IS_NULLABLE') !== 'NO' });
+  for (const c of def.columns) {
+    if (!c.nullable) notNull.add(c.name);
+    if (c.generated) continue;
+    const kind = columnKind(c.dataType, c.charset);
+    columns.push({ name: c.name, type: c.columnType, kind, ...(kind === 'text' && c.charset !== '' ? { charset: c.charset } : {}), nullable: c.nullable });
   }
-  const keys = await conn.query(`SHOW KEYS FROM ${quoteIdent(table)}`, [], 'read keys', table);
   const byIndex = new Map<string, { unique: boolean; columns: string[] }>();
-  for (const k of keys) {
-    const name = str(k, 'Key_name');
-    let idx = byIndex.get(name);
-    if (!idx) {
-      idx = { unique: str(k, 'Non_unique') === '0' && str(k, 'Index_type') === 'BTREE', columns: [] };
-      byIndex.set(name, idx);
-    }
-    idx.columns.push(str(k, 'Column_name'));
+  for (const k of def.keys) {
+    let idx = byIndex.get(k.index);
+    if (!idx) byIndex.set(k.index, (idx = { unique: k.unique && k.btree, columns: [] }));
+    idx.columns[k.seq - 1] = k.column;
   }
   const primary = byIndex.get('PRIMARY');
   if (primary) return { columns, orderBy: primary.columns, orderKey: 'PRIMARY' };

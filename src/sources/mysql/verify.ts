@@ -38,17 +38,23 @@ export async function verifyTables(target: ConnectionTarget | string, manifest: 
   } finally {
     await Promise.all(conns.map((c) => c.close()));
   }
+  return checkResults(t, manifest.tables, results);
+}
+
+/** Sorts the checks by table; throws the DatabaseError naming every table that differs. */
+export function checkResults(t: ConnectionTarget, tables: readonly TableManifest[], results: TableCheck[]): TableCheck[] {
   results.sort((a, b) => (a.name < b.name ? -1 : 1));
   const bad = results.filter((r) => !r.ok);
   if (bad.length > 0) {
-    const first = manifest.tables.find((x) => x.name === bad[0]?.name) as TableManifest;
+    const first = tables.find((x) => x.name === bad[0]?.name) as TableManifest;
     const detail = bad.length === 1 && bad[0] ? ` (${bad[0].rows} rows read back, ${first.rowCount} in the snapshot${bad[0].rows === first.rowCount ? ', contents differ' : ''})` : '';
     throw new OcvaultError('DatabaseError', `restored ${describeTarget(t)} does not match the snapshot: table ${bad.map((b) => `\`${b.name}\``).join(', ')} differs${detail}`, { database: t.database, table: bad[0]?.name, tables: bad.length });
   }
   return results;
 }
 
-async function checkTable(conn: DbConnection, table: TableManifest): Promise<TableCheck> {
+/** Reads one table back and compares it with its manifest. */
+export async function checkTable(conn: DbConnection, table: TableManifest): Promise<TableCheck> {
   const r = await streamTableRows(conn, table.name, table, () => undefined, 1 << 20, 'verify');
   return { name: table.name, rows: r.rows, checksum: r.checksum, ok: r.rows === table.rowCount && r.checksum === table.checksum };
 }
