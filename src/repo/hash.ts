@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { OcvaultError } from '../errors/OcvaultError.js';
 
 /**
@@ -22,25 +23,52 @@ export interface IncrementalHash {
 
 let chosen: Blake3 | undefined;
 
+/** The API both prebuilt binaries of @napi-rs/blake-hash export. */
+interface NativeBlake {
+  Blake3Hasher: {
+    new (): { update(d: Uint8Array): unknown; digestBuffer(): Buffer };
+    newKeyed(key: Buffer): { update(d: Uint8Array): unknown; digestBuffer(): Buffer };
+  };
+  blake3(d: Uint8Array): Buffer;
+}
+
+/**
+ * The prebuilt binaries are depended on directly (as optional dependencies): the umbrella
+ * package lists binaries for platforms the registry here does not serve, which `npm ci`
+ * then refuses. Other platforms get the WASM build.
+ */
+const NATIVE_PACKAGES = ['@napi-rs/blake-hash-linux-x64-gnu', '@napi-rs/blake-hash-linux-x64-musl'];
+
 async function loadNative(): Promise<Blake3> {
-  const mod = await import('@napi-rs/blake-hash');
+  const require = createRequire(import.meta.url);
+  let mod: NativeBlake | undefined;
+  for (const name of NATIVE_PACKAGES) {
+    try {
+      mod = require(name) as NativeBlake;
+      break;
+    } catch {
+      // not installed, or not loadable on this system
+    }
+  }
+  if (!mod) throw new Error('no native BLAKE3 binding');
+  const native = mod;
   return {
     implementation: 'napi',
     keyed(key, data) {
-      const h = mod.Blake3Hasher.newKeyed(Buffer.from(key.buffer, key.byteOffset, key.byteLength));
+      const h = native.Blake3Hasher.newKeyed(Buffer.from(key.buffer, key.byteOffset, key.byteLength));
       h.update(data);
       return h.digestBuffer();
     },
     plain(data) {
-      return mod.blake3(data);
+      return native.blake3(data);
     },
     plainParts(parts) {
-      const h = new mod.Blake3Hasher();
+      const h = new native.Blake3Hasher();
       for (const p of parts) h.update(p);
       return h.digestBuffer();
     },
     async plainHasher() {
-      const h = new mod.Blake3Hasher();
+      const h = new native.Blake3Hasher();
       return { update: (d) => void h.update(d), digest: () => h.digestBuffer() };
     },
   };

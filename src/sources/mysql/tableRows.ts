@@ -1,4 +1,4 @@
-import { Blake3Hasher } from '@napi-rs/blake-hash';
+import { blake3 } from '../../repo/hash.js';
 import type { DbConnection } from './dbConnection.js';
 import { databaseError } from './databaseError.js';
 import { RowEncoder, type RawRow } from './rowFormat.js';
@@ -59,10 +59,10 @@ export async function streamTableRows(conn: DbConnection, table: string, shape: 
   return result;
 }
 
-function streamQuery(conn: DbConnection, sql: string, table: string, sink: RowSink, chunkBytes: number, action: string): Promise<RowStreamResult> {
+async function streamQuery(conn: DbConnection, sql: string, table: string, sink: RowSink, chunkBytes: number, action: string): Promise<RowStreamResult> {
+  const hasher = await (await blake3()).plainHasher();
   return new Promise<RowStreamResult>((resolve, reject) => {
     const encoder = new RowEncoder(chunkBytes + (chunkBytes >> 2));
-    const hasher = new Blake3Hasher();
     let rows = 0;
     let bytes = 0;
     let failed = false;
@@ -115,7 +115,7 @@ function streamQuery(conn: DbConnection, sql: string, table: string, sink: RowSi
       }
       done = true;
       core.removeListener('error', onConnectionError);
-      resolve({ rows, bytes, checksum: hasher.digest('hex') });
+      resolve({ rows, bytes, checksum: hasher.digest().toString('hex') });
     };
 
     // A query without a callback does not hear of a lost connection: the connection does.
