@@ -42,17 +42,18 @@ export const databaseDrill: DatabaseDrill = async (ctx) => {
   try {
     admin = await DbConnection.open(target, { noDatabase: true, action: 'create the drill database' });
     await admin.run(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`, [], 'create the drill database');
-    const manifest = await loadDatabaseManifest(ctx.repo, ctx.database);
-    step.bytes = manifest.tables.reduce((n, t) => n + t.rowBytes, 0);
+    // A damaged manifest or row blob is a failed drill, reported, not a crash of the check.
     try {
+      const manifest = await loadDatabaseManifest(ctx.repo, ctx.database);
+      step.bytes = manifest.tables.reduce((n, t) => n + t.rowBytes, 0);
       const load = await loadDatabase(target, manifest, rowSource(ctx.repo), { verify: true });
       step.checked = load.checks.length;
       for (const c of load.checks) if (!c.ok) step.problems.push(`table ${c.name}: checksum or row count differs from the snapshot`);
+      step.passed = step.problems.length === 0 && step.checked === manifest.tables.length;
     } catch (e) {
       if (!(e instanceof OcvaultError)) throw e;
       step.problems.push(e.message);
     }
-    step.passed = step.problems.length === 0 && step.checked === manifest.tables.length;
   } finally {
     await admin?.run(`DROP DATABASE IF EXISTS \`${name}\``, [], 'drop the drill database').catch(() => undefined);
     await admin?.close();
