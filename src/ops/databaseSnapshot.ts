@@ -92,6 +92,19 @@ export async function loadDatabaseManifest(repo: Repository, id: BlobId): Promis
   return decodeDatabaseManifest(encodeDatabaseManifest({ ...stored.info, tables } as DatabaseManifest), `database manifest ${id.slice(0, 12)}`);
 }
 
+/** The database manifest of a snapshot (by reference), checking that the named tables are in it. */
+export async function snapshotDatabase(repo: Repository, ref: string, tables?: readonly string[]): Promise<{ id: string; manifest: DatabaseManifest }> {
+  const { id, snapshot } = repo.resolveSnapshot(ref);
+  if (!snapshot.database) throw new OcvaultError('Usage', `snapshot ${id.slice(0, 8)} holds no database`);
+  const manifest = await loadDatabaseManifest(repo, snapshot.database);
+  if (tables?.length) {
+    const have = new Set(manifest.tables.map((t) => t.name));
+    const missing = tables.filter((t) => !have.has(t));
+    if (missing.length) throw new OcvaultError('Usage', `snapshot ${id.slice(0, 8)} has no table ${missing.join(', ')}`);
+  }
+  return { id, manifest };
+}
+
 /** Row bytes of a table, blob by blob, a few blobs read ahead. */
 export function rowSource(repo: Repository, readAhead = 4): RowSource {
   return (table) =>

@@ -1,7 +1,7 @@
 import { OcvaultError } from '../errors/OcvaultError.js';
 import type { Repository } from '../repo/repository.js';
 import { loadDatabase, type LoadResult } from '../sources/mysql/index.js';
-import { loadDatabaseManifest, rowSource } from './databaseSnapshot.js';
+import { rowSource, snapshotDatabase } from './databaseSnapshot.js';
 import { backup } from './backup.js';
 
 export interface RestoreDatabaseOptions {
@@ -28,14 +28,7 @@ export interface RestoreDatabaseResult {
  * empty is only replaced with `force`, and then a snapshot of it is taken first.
  */
 export async function restoreDatabase(repo: Repository, opts: RestoreDatabaseOptions): Promise<RestoreDatabaseResult> {
-  const { id, snapshot } = repo.resolveSnapshot(opts.snapshot);
-  if (!snapshot.database) throw new OcvaultError('Usage', `snapshot ${id.slice(0, 8)} holds no database`);
-  const manifest = await loadDatabaseManifest(repo, snapshot.database);
-  if (opts.tables?.length) {
-    const have = new Set(manifest.tables.map((t) => t.name));
-    const missing = opts.tables.filter((t) => !have.has(t));
-    if (missing.length) throw new OcvaultError('Usage', `snapshot ${id.slice(0, 8)} has no table ${missing.join(', ')}`);
-  }
+  const { id, manifest } = await snapshotDatabase(repo, opts.snapshot, opts.tables);
   await repo.lockShared();
   repo.startWorkers();
   const load = (force: boolean): Promise<LoadResult> =>
