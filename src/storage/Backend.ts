@@ -1,3 +1,5 @@
+import { OcvaultError } from '../errors/OcvaultError.js';
+
 /**
  * The one storage interface. A backend stores whole immutable objects by (type, name); the
  * engine never assumes a file system. Every implementation passes test/storage/conformance.
@@ -51,6 +53,16 @@ export interface StagedObject {
 export function joinParts(data: Uint8Array | readonly Uint8Array[]): Buffer {
   if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return Buffer.concat(data as Uint8Array[]);
+}
+
+/** Lists the config object through `stat`: one entry, or none before `init`. */
+export async function listConfigByStat(backend: Pick<Backend, 'stat'>): Promise<ObjectInfo[]> {
+  try {
+    return [await backend.stat('config', CONFIG_NAME)];
+  } catch (e) {
+    if (e instanceof OcvaultError && e.code === 'ObjectNotFound') return [];
+    throw e;
+  }
 }
 
 /** The config object has a fixed name. */

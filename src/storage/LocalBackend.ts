@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Backend, ByteRange, ObjectInfo, ObjectType, StagedObject } from './Backend.js';
+import { listConfigByStat, type Backend, type ByteRange, type ObjectInfo, type ObjectType, type StagedObject } from './Backend.js';
 import { OcvaultError, errnoCode } from '../errors/OcvaultError.js';
 
 /** Packs are spread over 256 folders so no directory grows huge. */
@@ -119,14 +119,7 @@ export class LocalBackend implements Backend {
   }
 
   async list(type: ObjectType): Promise<ObjectInfo[]> {
-    if (type === 'config') {
-      try {
-        return [await this.stat('config', 'config')];
-      } catch (e) {
-        if (e instanceof OcvaultError && e.code === 'ObjectNotFound') return [];
-        throw e;
-      }
-    }
+    if (type === 'config') return listConfigByStat(this);
     const dirs = type === 'data' ? await this.subdirs(path.join(this.root, 'data')) : [path.join(this.root, type)];
     const out: ObjectInfo[] = [];
     for (const dir of dirs) {

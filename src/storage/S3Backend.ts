@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { OcvaultError } from '../errors/OcvaultError.js';
-import type { Backend, ByteRange, ObjectInfo, ObjectType } from './Backend.js';
+import { listConfigByStat, type Backend, type ByteRange, type ObjectInfo, type ObjectType } from './Backend.js';
 import { httpRequest, type HttpResponse } from './httpRequest.js';
 import { objectKey } from './objectKey.js';
 import { EMPTY_SHA256, canonicalQuery, encodeKeyPath, signV4, type S3Credentials } from './s3Signer.js';
@@ -189,14 +189,7 @@ export class S3Backend implements Backend {
   }
 
   async list(type: ObjectType): Promise<ObjectInfo[]> {
-    if (type === 'config') {
-      try {
-        return [await this.stat('config', 'config')];
-      } catch (e) {
-        if (e instanceof OcvaultError && e.code === 'ObjectNotFound') return [];
-        throw e;
-      }
-    }
+    if (type === 'config') return listConfigByStat(this);
     const prefix = `${this.opts.prefix}${type}/`;
     const out: ObjectInfo[] = [];
     let token: string | undefined;

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import { httpRequest, type HttpResponse } from './httpRequest.js';
 import { storageFailure } from './storageErrors.js';
+import { freeLoopbackPort as freePort } from './loopbackPort.js';
 
 export interface RcloneDaemonOptions {
   /** the rclone binary (default `rclone`) */
@@ -157,17 +157,6 @@ function parseAnswer<T>(res: HttpResponse, method: string): T {
   return json as T;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function encodePath(s: string): string {
   return s.replace(/[^A-Za-z0-9:/._~-]/g, (c) => encodeURIComponent(c));

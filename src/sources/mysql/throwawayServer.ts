@@ -1,12 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2';
 import { OcvaultError } from '../../errors/OcvaultError.js';
 import { formatConnectionUrl, type ConnectionTarget } from './connectionUrl.js';
+import { freeLoopbackPort as freePort } from '../../storage/loopbackPort.js';
 
 /**
  * A private MariaDB server on a temporary data directory: for tests, and for restore drills
@@ -55,17 +55,6 @@ function findBinary(candidates: string[], what: string): string {
   return found;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function logTail(file: string): string {
   try {
