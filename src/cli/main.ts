@@ -1,23 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { describeError } from './exitCodes.js';
-import { registerInit } from './cmdInit.js';
-import { registerBackup } from './cmdBackup.js';
-import { registerRestore } from './cmdRestore.js';
-import { registerSnapshots } from './cmdSnapshots.js';
-import { registerLs } from './cmdLs.js';
-import { registerStats } from './cmdStats.js';
-import { registerRepair } from './cmdRepair.js';
-import { registerKey } from './cmdKey.js';
-import { registerDump } from './cmdDump.js';
-import { registerUnlock } from './cmdUnlock.js';
-import { registerForget } from './cmdForget.js';
-import { registerPrune } from './cmdPrune.js';
-import { registerCheck } from './cmdCheck.js';
-import { registerCopy } from './cmdCopy.js';
-import { registerClone } from './cmdClone.js';
-import { registerDiff } from './cmdDiff.js';
-import { registerDaemon } from './cmdDaemon.js';
-import { registerSchedule, registerRunJob } from './cmdSchedule.js';
+import { COMMANDS, commandName } from './commands.js';
 
 const program = new Command();
 program
@@ -34,25 +17,15 @@ program
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-registerInit(program);
-registerBackup(program);
-registerRestore(program);
-registerSnapshots(program);
-registerLs(program);
-registerStats(program);
-registerRepair(program);
-registerKey(program);
-registerDump(program);
-registerUnlock(program);
-registerForget(program);
-registerPrune(program);
-registerCheck(program);
-registerCopy(program);
-registerClone(program);
-registerDiff(program);
-registerDaemon(program);
-registerSchedule(program);
-registerRunJob(program);
+try {
+  // one command's modules when a command is named; all of them for help or a typo (suggestions)
+  const name = commandName(process.argv.slice(2));
+  const loaders = name ? [COMMANDS[name]!] : Object.values(COMMANDS);
+  for (const load of loaders) for (const register of await load()) register(program);
+} catch (e) {
+  process.stderr.write(`ocvault: cannot load its own modules: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+}
 for (const c of program.commands) {
   c.exitOverride();
   for (const sub of c.commands) sub.exitOverride();

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import ssh2 from 'ssh2';
+import type ssh2 from 'ssh2';
 import type { AnyAuthMethod, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import { checkHostKey, fingerprint, keyTypeOf, knownHostName, parseKnownHosts, preferredHostKeyAlgorithms, type KnownHostEntry } from './knownHosts.js';
@@ -41,7 +41,7 @@ function readKnownHosts(files: readonly string[]): KnownHostEntry[] {
 }
 
 /** The login methods to try, in OpenSSH's order: agent, keys, password. */
-function authMethods(o: SftpConnectOptions): { methods: AnyAuthMethod[]; described: string[] } {
+function authMethods(ssh: typeof ssh2, o: SftpConnectOptions): { methods: AnyAuthMethod[]; described: string[] } {
   const methods: AnyAuthMethod[] = [];
   const described: string[] = [];
   if (o.agent) {
@@ -56,7 +56,7 @@ function authMethods(o: SftpConnectOptions): { methods: AnyAuthMethod[]; describ
       if (required) throw new OcvaultError('Usage', `cannot read the SSH key ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
       continue;
     }
-    const parsed = ssh2.utils.parseKey(text, o.passphrase);
+    const parsed = ssh.utils.parseKey(text, o.passphrase);
     if (parsed instanceof Error) {
       const why = /encrypted|passphrase/i.test(parsed.message) ? 'it is encrypted: set OCVAULT_SFTP_KEY_PASSPHRASE' : parsed.message;
       if (required) throw new OcvaultError('Usage', `cannot use the SSH key ${file}: ${why}`, { file });
@@ -79,8 +79,14 @@ function authMethods(o: SftpConnectOptions): { methods: AnyAuthMethod[]; describ
  * Opens an SSH connection and its SFTP channel. The server's host key must be in known_hosts
  * or match a given fingerprint; an unknown or changed key is a clear, permanent error.
  */
-export function connectSftp(o: SftpConnectOptions, location: string): Promise<SftpConnection> {
-  const { methods, described } = authMethods(o);
+export async function connectSftp(o: SftpConnectOptions, location: string): Promise<SftpConnection> {
+  // loaded on first use: only SFTP repositories pay for ssh2's start-up
+  const { default: ssh } = await import('ssh2');
+  return connectWith(ssh, o, location);
+}
+
+function connectWith(ssh: typeof ssh2, o: SftpConnectOptions, location: string): Promise<SftpConnection> {
+  const { methods, described } = authMethods(ssh, o);
   if (methods.length === 0) {
     return Promise.reject(
       new OcvaultError('Usage', `no way to log in to ${location}: no SSH key in ~/.ssh, no ssh-agent (SSH_AUTH_SOCK), no OCVAULT_SFTP_KEY or OCVAULT_SFTP_PASSWORD`, { location }),
@@ -123,7 +129,7 @@ export function connectSftp(o: SftpConnectOptions, location: string): Promise<Sf
     },
   };
   return new Promise((resolve, reject) => {
-    const client = new ssh2.Client();
+    const client = new ssh.Client();
     let settled = false;
     const fail = (e: unknown): void => {
       if (settled) return;

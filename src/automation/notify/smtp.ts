@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import type { SmtpChannel } from '../config.js';
 import { resolveSecret } from '../secrets.js';
 import type { NotifyMessage } from './message.js';
@@ -6,6 +5,7 @@ import type { NotifyMessage } from './message.js';
 /** Sends the message as a plain-text mail through the configured SMTP server. */
 export async function sendSmtp(ch: SmtpChannel, msg: NotifyMessage): Promise<void> {
   const pass = ch.password ? resolveSecret(ch.password, `notification ${ch.name} password`) : undefined;
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: ch.host,
     port: ch.port,

@@ -1,4 +1,3 @@
-import mysql from 'mysql2';
 import type { Connection, ConnectionOptions, QueryOptions } from 'mysql2';
 import type { Readable } from 'node:stream';
 import type { ConnectionTarget } from './connectionUrl.js';
@@ -59,6 +58,8 @@ export class DbConnection {
       ...(target.socket !== undefined ? { socketPath: target.socket } : { host: target.host, port: target.port }),
     };
     const action = opts.action ?? 'connect';
+    // loaded on first use: commands without a database do not pay for mysql2's start-up
+    const { default: mysql } = await import('mysql2');
     const core = mysql.createConnection(options);
     await new Promise<void>((resolve, reject) => {
       core.connect((err) => (err ? reject(databaseError(err, { action, target })) : resolve()));

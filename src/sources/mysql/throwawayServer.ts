@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mysql from 'mysql2';
+import type mysql from 'mysql2';
 import { OcvaultError } from '../../errors/OcvaultError.js';
 import { formatConnectionUrl, type ConnectionTarget } from './connectionUrl.js';
 import { freeLoopbackPort as freePort } from '../../storage/loopbackPort.js';
@@ -65,7 +65,8 @@ function logTail(file: string): string {
   }
 }
 
-function connectOnce(socket: string, user: string, password: string): Promise<mysql.Connection> {
+async function connectOnce(socket: string, user: string, password: string): Promise<mysql.Connection> {
+  const { default: mysql } = await import('mysql2');
   return new Promise((resolve, reject) => {
     const c = mysql.createConnection({ socketPath: socket, user, password, connectTimeout: 2000 });
     c.on('error', () => undefined);
