@@ -29,7 +29,7 @@ interface OpenPack {
  * Gathers sealed blobs into packs of about `packSize` bytes and stores each finished pack
  * under the hash of its bytes. Where the backend can stage objects (a local directory), the
  * pack is written as it fills, so it never sits whole in memory; otherwise it is uploaded
- * whole, at most `parallel` uploads at once.
+ * whole. Either way at most `parallel` finished packs are being stored at once.
  */
 export class PackWriter {
   private open: OpenPack | undefined;
@@ -97,27 +97,40 @@ export class PackWriter {
     const blobs = pack.entries;
     if (pack.staged) {
       const staged = pack.staged;
-      await pack.writing.then(async () => {
-        const { object, hash } = await staged;
-        hash.update(header);
-        await object.append([header]);
-        const id = hash.digest().toString('hex');
-        await object.commit('data', id);
-        this.onPack({ id, size, blobs });
-      });
+      // The commit (fsync, rename) runs behind the next pack's filling: waiting for it here
+      // would stall the workers once per pack.
+      await this.whileAtMost(this.parallel - 1);
+      this.track(
+        pack.writing.then(async () => {
+          const { object, hash } = await staged;
+          hash.update(header);
+          await object.append([header]);
+          const id = hash.digest().toString('hex');
+          await object.commit('data', id);
+          this.onPack({ id, size, blobs });
+        }),
+      );
       return;
     }
     const parts = [...pack.parts, header];
     const id = this.hasher.plainParts(parts).toString('hex');
-    while (this.uploads.size >= this.parallel) await Promise.race(this.uploads);
-    const upload = this.backend
-      .save('data', id, parts)
-      .then(() => this.onPack({ id, size, blobs }))
+    await this.whileAtMost(this.parallel - 1);
+    this.track(this.backend.save('data', id, parts).then(() => this.onPack({ id, size, blobs })));
+  }
+
+  /** Waits until at most `n` packs are still being stored. */
+  private async whileAtMost(n: number): Promise<void> {
+    while (this.uploads.size > n) await Promise.race(this.uploads);
+  }
+
+  /** Keeps a pack's storing in `uploads` until it ends; its failure fails the next add or flush. */
+  private track(storing: Promise<void>): void {
+    const tracked: Promise<void> = storing
       .catch((e: unknown) => {
         this.failure ??= e;
       })
-      .finally(() => this.uploads.delete(upload));
-    this.uploads.add(upload);
+      .finally(() => this.uploads.delete(tracked));
+    this.uploads.add(tracked);
   }
 
   /** Finishes the open pack and waits for every write; throws the first failure. */
