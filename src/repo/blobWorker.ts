@@ -119,9 +119,10 @@ async function chunkFile(task: number, file: string | Uint8Array): Promise<void>
     const before = statOf(fs.fstatSync(fd, { bigint: true }));
     const stream = new ChunkStream(task, fileChunker);
     const max = fileChunker.params.max;
-    // A small file is read into a buffer of its size (+1 to see the end); a large one through
-    // a READ-sized buffer that grows only while no chunk boundary has been found.
-    buf = before.size < READ ? Buffer.allocUnsafe(before.size + 1) : (spareBuffers.pop() ?? Buffer.allocUnsafe(READ));
+    // Every file is read through a reused READ-sized buffer that grows only while no chunk
+    // boundary has been found: a buffer per file would wait for the garbage collector, and the
+    // worker's memory would grow by tens of MiB of dead buffers.
+    buf = spareBuffers.pop() ?? Buffer.allocUnsafe(READ);
     let start = 0;
     let end = 0;
     let eof = false;

@@ -33,7 +33,7 @@ export interface ArchiveOptions {
 }
 
 /** Directory entries handled at once; enough to keep the workers fed. */
-const ENTRY_BATCH = 128;
+const ENTRY_BATCH = 32;
 
 /**
  * Saves directory trees into the repository: directories become tree blobs, files are chunked
