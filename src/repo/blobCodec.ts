@@ -1,4 +1,4 @@
-import { compress, decompress } from 'zstd-napi';
+import { Compressor, decompress } from 'zstd-napi';
 import { OcvaultError } from '../errors/OcvaultError.js';
 
 /**
@@ -8,14 +8,30 @@ import { OcvaultError } from '../errors/OcvaultError.js';
 const RAW = 0;
 const ZSTD = 1;
 
-/** Compresses a 64 KiB sample first, so incompressible chunks cost little CPU. */
-const SAMPLE = 64 * 1024;
+/** Compresses a 16 KiB sample first, so incompressible chunks (images) cost little CPU. */
+const SAMPLE = 16 * 1024;
+
+/**
+ * One compressor per level and thread: the one-shot API makes and frees a context of about a
+ * MiB per call, which costs more than compressing a small chunk.
+ */
+const compressors = new Map<number, Compressor>();
+
+function compress(data: Uint8Array, level: number): Buffer {
+  let c = compressors.get(level);
+  if (!c) {
+    c = new Compressor();
+    c.setParameters({ compressionLevel: level });
+    compressors.set(level, c);
+  }
+  return c.compress(data);
+}
 
 function worthCompressing(data: Uint8Array, level: number): boolean {
   if (data.length <= SAMPLE * 2) return true;
   const mid = Math.floor(data.length / 2);
   const sample = data.subarray(mid, mid + SAMPLE);
-  return compress(sample, { compressionLevel: level }).length < SAMPLE - SAMPLE / 32;
+  return compress(sample, level).length < SAMPLE - SAMPLE / 32;
 }
 
 const FLAG_RAW = Buffer.from([RAW]);
@@ -24,7 +40,7 @@ const FLAG_ZSTD = Buffer.from([ZSTD]);
 /** The plaintext as parts (flag byte, payload): a raw payload is the caller's bytes, not a copy. */
 export function encodeBlobParts(data: Uint8Array, level: number): Uint8Array[] {
   if (data.length >= 64 && worthCompressing(data, level)) {
-    const z = compress(data, { compressionLevel: level });
+    const z = compress(data, level);
     if (z.length < data.length - (data.length >> 5)) return [FLAG_ZSTD, z];
   }
   return [FLAG_RAW, data];
@@ -32,7 +48,7 @@ export function encodeBlobParts(data: Uint8Array, level: number): Uint8Array[] {
 
 export function encodeBlobPlain(data: Uint8Array, level: number): Buffer {
   if (data.length >= 64 && worthCompressing(data, level)) {
-    const z = compress(data, { compressionLevel: level });
+    const z = compress(data, level);
     if (z.length < data.length - (data.length >> 5)) {
       const out = Buffer.allocUnsafe(z.length + 1);
       out[0] = ZSTD;
