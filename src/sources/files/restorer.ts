@@ -1,4 +1,4 @@
-import { promises as fsp, constants as C, chmodSync, lchownSync, lstatSync, lutimesSync, renameSync } from 'node:fs';
+import { promises as fsp, constants as C, chmodSync, lchownSync, lstatSync, lutimesSync, renameSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
@@ -172,7 +172,7 @@ export class Restorer {
       try {
         bytes = await this.repo.backend.load('data', pack, { offset: from, length: to - from });
       } catch (e) {
-        if (e instanceof OcvaultError && e.code === 'ObjectNotFound') throw new OcvaultError('CorruptObject', `pack ${pack} is missing (needed for ${g[0]!.state.file.abs.toString()})`, { pack });
+        if (e instanceof OcvaultError && e.code === 'ObjectNotFound') throw new OcvaultError('CorruptObject', `pack ${pack} is missing (needed for ${printablePath(g[0]!.state.file.abs)})`, { pack });
         throw e;
       }
       const byBlob = new Map<string, BlobUse[]>();
@@ -188,7 +188,7 @@ export class Restorer {
             const loc = list[0]!.loc;
             const sealed = bytes.subarray(loc.offset - from, loc.offset - from + loc.length);
             const plain = await this.repo.openBlobAnywhere(loc.id, sealed, `blob ${loc.id.slice(0, 12)} in pack ${pack}`).catch((e: unknown) => {
-              if (e instanceof OcvaultError) throw new OcvaultError(e.code, `${e.message} (restoring ${list[0]!.state.file.abs.toString()})`, { ...e.data, pack, file: list[0]!.state.file.abs.toString() });
+              if (e instanceof OcvaultError) throw new OcvaultError(e.code, `${e.message} (restoring ${printablePath(list[0]!.state.file.abs)})`, { ...e.data, pack, file: list[0]!.state.file.abs.toString() });
               throw e;
             });
             for (const u of list) {
@@ -213,7 +213,7 @@ export class Restorer {
         written += bytesWritten;
       }
     } catch (e) {
-      throw new OcvaultError('StorageError', `cannot write ${state.file.abs.toString()}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: state.file.abs.toString() });
+      throw new OcvaultError('StorageError', `cannot write ${printablePath(state.file.abs)}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: state.file.abs.toString() });
     }
   }
 
@@ -265,9 +265,14 @@ function makeSpecial(target: string, abs: Buffer, node: TreeNode): void {
     execFileSync('mknod', ['-m', '0600', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(stderr ? stderr.replace(/^mknod: /, '') : (e as Error).message);
+    throw new Error(stderr ? stderr.replace(/^mknod: /, '').replace(`${tmp}: `, '') : (e as Error).message);
   }
-  renameSync(tmp, abs);
+  try {
+    renameSync(tmp, abs);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 async function removeIfPresent(abs: Buffer): Promise<void> {
