@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync, existsSync, lstatSync, readFileSync, readlinkSync, rmSync, chmodSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { TestRepo, expectCode, isRoot, oneLine, parseJson, type BackupResult } from '../helpers/cli.js';
+import { NOBODY, TestRepo, expectCode, isRoot, oneLine, parseJson, type BackupResult } from '../helpers/cli.js';
 import { assertSameBytes, byteTree, node, OutsideGuard, writeDamagedSnapshot } from './hostileHelpers.js';
 import type { TreeNode } from '../../src/repo/tree.js';
 
@@ -381,6 +381,29 @@ test('FIFOs and devices are stored as metadata and recreated; a FIFO never block
     expectCode(await t.run(['check', '--restore', res.id]), 0);
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test('without root, a device node that cannot be made is a warning naming it and exit 3; the FIFO and the rest are restored', { skip: !isRoot() && 'needs root to make the device and to switch user' }, async () => {
+  const u = await TestRepo.create({ ...NOBODY });
+  try {
+    const src = u.path('src');
+    mkdirSync(src);
+    execFileSync('mknod', [path.join(src, 'dev\nice'), 'c', '1', '3']);
+    execFileSync('mkfifo', [path.join(src, 'fifo')]);
+    writeFileSync(path.join(src, 'file'), 'file\n');
+    const res = await u.backup([src]);
+    const target = u.path('restored');
+    const r = await u.run(['restore', res.id, '--target', target]);
+    expectCode(r, 3);
+    assert.match(r.stderr, /^warning: cannot recreate the chardev ".*\/dev\\nice": Operation not permitted$/m, r.stderr);
+    assert.match(r.stderr, /^1 entry could not be recreated/m, r.stderr);
+    assert.ok(lstatSync(path.join(target, 'fifo')).isFIFO());
+    assert.equal(readFileSync(path.join(target, 'file'), 'utf8'), 'file\n');
+    assert.ok(!existsSync(path.join(target, 'dev\nice')));
+    assert.deepEqual(byteTree(target).size, 2, 'no temporary node left behind');
+  } finally {
+    await u.cleanup();
   }
 });
 
