@@ -91,10 +91,10 @@ export function decodeTree(bytes: Uint8Array, id: string): Tree {
     if (seen.has(key)) throw bad(`duplicate entry ${shown(n)}`);
     seen.add(key);
     if (typeof n.type !== 'string' || !['file', 'dir', 'symlink', ...SPECIAL_TYPES].includes(n.type)) throw bad(`unknown node type for ${shown(n)}`);
-    if (!Number.isInteger(n.mode) || typeof n.mtimeNs !== 'string' || !/^-?\d+$/.test(n.mtimeNs)) throw bad(`bad metadata for ${shown(n)}`);
+    if (!Number.isInteger(n.mode) || n.mode < 0 || n.mode > 0o7777 || typeof n.mtimeNs !== 'string' || !/^-?\d+$/.test(n.mtimeNs)) throw bad(`bad metadata for ${shown(n)}`);
     if (n.type === 'file' && (!Array.isArray(n.content) || !n.content.every(isBlobId) || !Number.isInteger(n.size))) throw bad(`bad content list for ${shown(n)}`);
     if (n.type === 'dir' && !isBlobId(n.subtree)) throw bad(`bad subtree for ${shown(n)}`);
-    if (n.type === 'symlink' && (typeof n.target !== 'string' || (n.targetRaw !== undefined && !strictBase64(n.targetRaw)) || nodeTargetBytes(n).includes(0))) throw bad(`bad link target for ${shown(n)}`);
+    if (n.type === 'symlink' && (typeof n.target !== 'string' || (n.targetRaw !== undefined && !strictBase64(n.targetRaw)) || nodeTargetBytes(n).length === 0 || nodeTargetBytes(n).includes(0))) throw bad(`bad link target for ${shown(n)}`);
     if ((n.type === 'chardev' || n.type === 'blockdev') && !(Number.isInteger(n.rdev) && n.rdev! >= 0)) throw bad(`bad device number for ${shown(n)}`);
   }
   return { nodes: nodes as TreeNode[] };

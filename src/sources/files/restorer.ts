@@ -242,7 +242,12 @@ export class Restorer {
     }
     // chmod follows links: never let it reach through one to something outside the target
     if (!isLink && !lstatSync(abs).isSymbolicLink()) chmodSync(abs, node.mode);
-    lutimesSync(abs, seconds, seconds);
+    try {
+      lutimesSync(abs, seconds, seconds);
+    } catch (e) {
+      // a time the file system cannot hold (from a damaged or foreign tree) costs only the time
+      this.warnings.push(`cannot set the time of ${printablePath(abs)} to ${node.mtimeNs} ns: ${errnoCode(e) ?? (e as Error).message}`);
+    }
   }
 }
 
