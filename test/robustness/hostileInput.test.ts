@@ -289,6 +289,8 @@ const HOSTILE_CASES: HostileCase[] = [
   { label: 'a duplicate name: a link to outside and a directory', nodes: (_f, sub) => [node('dir', 'symlink', { target: '/tmp' }), node('dir', 'dir', { subtree: sub })], shows: /duplicate entry "dir"/ },
   { label: 'a duplicate name hidden in raw bytes', nodes: (_f, sub) => [node('dir', 'dir', { subtree: sub }), node('other', 'symlink', { nameRaw: raw(b('dir')), target: '/tmp' })], shows: /duplicate entry "other" \(raw 646972\)/ },
   { label: 'a link target with a NUL byte', nodes: () => [node('link', 'symlink', { target: 'a\0b' })], shows: /bad link target for "link"/ },
+  { label: 'an empty link target', nodes: () => [node('link', 'symlink', { target: '' })], shows: /bad link target for "link"/ },
+  { label: 'a mode beyond the permission bits', nodes: (f) => [node('modes', 'file', { mode: 0o170777, size: f.size, content: [f.id] })], shows: /bad metadata for "modes"/ },
   { label: 'an unknown node type', nodes: () => [node('sock', 'socket' as TreeNode['type'])], shows: /unknown node type for "sock"/ },
 ];
 
@@ -334,6 +336,19 @@ test('a damaged snapshot with hostile names: restore refuses in one line and wri
   // the damaged snapshots go, so the later tests see a clean repository
   expectCode(await t.run(['forget', ...made, '--prune']), 0);
   expectCode(await t.run(['check']), 0);
+});
+
+test('a damaged snapshot with a time no file system holds: the content is restored, the time is a warning and exit 3', async () => {
+  const id = await writeDamagedSnapshot(t, async (w) => {
+    const f = await w.data('timeless\n');
+    return w.tree([node('far-future', 'file', { size: f.size, content: [f.id], mtimeNs: '1' + '0'.repeat(29) })]);
+  });
+  const target = t.path('far-future-target');
+  const r = await t.run(['restore', id, '--target', target]);
+  expectCode(r, 3);
+  assert.match(r.stderr, /^warning: cannot set the time of .*far-future to 10{29} ns: EINVAL$/m, r.stderr);
+  assert.equal(readFileSync(path.join(target, 'far-future'), 'utf8'), 'timeless\n');
+  expectCode(await t.run(['forget', id, '--prune']), 0);
 });
 
 test('FIFOs and devices are stored as metadata and recreated; a FIFO never blocks the backup; a socket is left out with a note', { skip: !isRoot() && 'mknod needs root' }, async () => {
