@@ -56,6 +56,9 @@ export function registerBackup(program: Command): void {
           time,
           host: opts.host,
           onWarning: (m) => out.warn(m),
+          onNote: (m) => {
+            if (!out.quiet) process.stderr.write(`note: ${m}\n`);
+          },
           onProgress: out.progress
             ? (p, totals) => {
                 const secs = (Date.now() - started) / 1000;
@@ -74,7 +77,7 @@ export function registerBackup(program: Command): void {
       const s = result.snapshot;
       const info = result.plan?.info;
       if (out.json) {
-        out.printJson({ id: result.id, shortId: result.id.slice(0, 8), kind: s.kind, parent: s.parent ?? null, time: s.time, paths: s.paths, tags: s.tags, stats: s.stats, database: s.databaseStats ?? null, warnings: result.warnings, ...(info ? { store: info, excludes: result.plan!.options.excludes } : {}) });
+        out.printJson({ id: result.id, shortId: result.id.slice(0, 8), kind: s.kind, parent: s.parent ?? null, time: s.time, paths: s.paths, tags: s.tags, stats: s.stats, database: s.databaseStats ?? null, warnings: result.warnings, notes: result.notes, ...(info ? { store: info, excludes: result.plan!.options.excludes } : {}) });
       } else {
         if (info) out.print(`store "${info.store}": OpenCart ${info.version || info.family}, admin ${info.admin ? `${info.admin}/` : 'not found'}${info.layout === 'split' ? `, storage ${info.storage} (outside the store)` : ''}, tables ${info.dbPrefix}*`);
         out.print(

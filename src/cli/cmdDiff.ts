@@ -3,6 +3,7 @@ import { diffSnapshots, type SnapshotDiff, type TableDiff } from '../ops/diff.js
 import type { RowChange, ShownRow } from '../ops/diffRows.js';
 import { withRepository, output, type GlobalOptions } from './context.js';
 import { formatBytes } from './output.js';
+import { printablePath } from '../sources/files/printable.js';
 
 function signedBytes(n: number): string {
   return `${n < 0 ? '-' : '+'}${formatBytes(Math.abs(n))}`;
@@ -32,7 +33,7 @@ export function formatDiff(d: SnapshotDiff): string[] {
   for (const c of f.changes) {
     const mark = c.change === 'added' ? '+' : c.change === 'removed' ? '-' : 'M';
     const size = c.type === 'dir' ? 'folder' : c.change === 'changed' ? `${formatBytes(c.sizeBefore ?? 0)} → ${formatBytes(c.size)}` : formatBytes(c.size);
-    lines.push(`  ${mark} ${c.path}  (${size}${c.typeBefore ? `, was a ${c.typeBefore}` : ''})`);
+    lines.push(`  ${mark} ${printablePath(c.path)}  (${size}${c.typeBefore ? `, was a ${c.typeBefore}` : ''})`);
   }
   if (d.database) {
     const db = d.database;

@@ -6,6 +6,7 @@ import { restoreStore } from '../ops/storeRestore.js';
 import { storeInfoFromMeta } from '../opencart/storeSnapshotInfo.js';
 import { withRepository, output, type GlobalOptions } from './context.js';
 import { formatBytes, formatDuration } from './output.js';
+import { EXIT_PARTIAL } from './exitCodes.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -86,8 +87,13 @@ export function registerRestore(program: Command): void {
             onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
           });
           out.clearStatus();
-          report.files = { target: opts.target, ...r.progress };
-          if (!out.json) out.print(`restored the files of snapshot ${id.slice(0, 8)} to ${opts.target}: ${r.progress.files} files, ${r.progress.dirs} dirs, ${r.progress.symlinks} links, ${formatBytes(r.progress.bytes)}`);
+          report.files = { target: opts.target, ...r.progress, warnings: r.warnings };
+          for (const w of r.warnings) out.warn(w);
+          if (!out.json) out.print(`restored the files of snapshot ${id.slice(0, 8)} to ${opts.target}: ${r.progress.files} files, ${r.progress.dirs} dirs, ${r.progress.symlinks} links${r.progress.specials ? `, ${r.progress.specials} FIFOs/devices` : ''}, ${formatBytes(r.progress.bytes)}`);
+          if (r.warnings.length) {
+            process.stderr.write(`${r.warnings.length} entr${r.warnings.length === 1 ? 'y' : 'ies'} could not be recreated; everything else was restored\n`);
+            process.exitCode = EXIT_PARTIAL;
+          }
         } else if (snapshot.database && !opts.db && !opts.filesOnly && !out.json) {
           out.print(`snapshot ${id.slice(0, 8)} also holds a database; give --db URL to restore it`);
         }

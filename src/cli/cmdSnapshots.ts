@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { withRepository, output, type GlobalOptions } from './context.js';
 import { formatBytes, table } from './output.js';
+import { printablePath } from '../sources/files/printable.js';
 
 export function registerSnapshots(program: Command): void {
   program
@@ -34,7 +35,7 @@ export function registerSnapshots(program: Command): void {
       }
       const rows = [['ID', 'Time', 'Kind', 'Host', 'Tags', 'Size', 'Added', 'Paths']];
       for (const { id, snapshot: s } of shown) {
-        rows.push([id.slice(0, 8), s.time.replace('T', ' ').slice(0, 19), s.kind, s.host, s.tags.join(','), formatBytes(s.stats.bytes), formatBytes(s.stats.addedBytes), s.paths.join(' ')]);
+        rows.push([id.slice(0, 8), s.time.replace('T', ' ').slice(0, 19), s.kind, s.host, s.tags.join(','), formatBytes(s.stats.bytes), formatBytes(s.stats.addedBytes), s.paths.map((p) => printablePath(p)).join(' ')]);
       }
       out.print(table(rows));
       out.print(`${shown.length} snapshot(s)`);

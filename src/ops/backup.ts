@@ -35,6 +35,8 @@ export interface BackupOptions {
   store?: string;
   meta?: Record<string, string>;
   onWarning?: (message: string) => void;
+  /** things left out that lose nothing (a socket) */
+  onNote?: (message: string) => void;
   /** called about every 100 ms while files are saved; `totals` fill in as a scan proceeds */
   onProgress?: (p: ArchiveProgress, totals: ScanTotals) => void;
   onTable?: (t: TableDump) => void;
@@ -46,6 +48,7 @@ export interface BackupResult {
   id: string;
   snapshot: Snapshot;
   warnings: string[];
+  notes: string[];
 }
 
 /**
@@ -101,6 +104,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     readAll: kind === 'full',
     parentTree: parent?.snapshot.tree,
     onWarning: opts.onWarning ?? (() => undefined),
+    onNote: opts.onNote,
   });
   let tree: BlobId | undefined;
   if (paths.length) {
@@ -143,7 +147,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     ...(archiver.warnings.length ? { warnings: archiver.warnings } : {}),
   };
   const id = await repo.saveSnapshot(snapshot);
-  return { id, snapshot, warnings: archiver.warnings };
+  return { id, snapshot, warnings: archiver.warnings, notes: archiver.notes };
 }
 
 function safeUser(): string {

@@ -3,7 +3,7 @@ import type { Repository } from '../repo/repository.js';
 import type { BlobWorkers } from '../repo/blobWorkers.js';
 import type { BlobId, BlobType } from '../repo/blobId.js';
 import { OcvaultError } from '../errors/OcvaultError.js';
-import { decodeTree, encodeTree, type TreeNode } from '../repo/tree.js';
+import { decodeTree, encodeTree, nodeKey, type TreeNode } from '../repo/tree.js';
 import { decodeTableManifest, encodeTableManifest } from '../sources/mysql/index.js';
 import { decodeStoredDatabase } from './databaseSnapshot.js';
 
@@ -27,10 +27,6 @@ export interface CopyBase {
 
 /** How many source blobs are read ahead while one is being chunked. */
 const READ_AHEAD = 4;
-
-function nodeKey(n: TreeNode): string {
-  return n.nameRaw ?? n.name;
-}
 
 function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
   return !!a && !!b && a.length === b.length && a.every((x, i) => x === b[i]);

@@ -150,6 +150,7 @@ export async function cloneStore(repo: Repository, opts: CloneOptions): Promise<
     files.files += p.files;
     files.dirs += p.dirs;
     files.symlinks += p.symlinks;
+    files.specials += p.specials;
     files.bytes += p.bytes;
   }
   const configs: string[] = [];

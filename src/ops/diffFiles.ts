@@ -1,6 +1,6 @@
 import type { Repository } from '../repo/repository.js';
 import type { BlobId } from '../repo/blobId.js';
-import { decodeTree, type NodeType, type TreeNode } from '../repo/tree.js';
+import { decodeTree, nodeKey, nodeTargetBytes, type NodeType, type TreeNode } from '../repo/tree.js';
 
 export interface FileChange {
   path: string;
@@ -16,12 +16,13 @@ export interface FileChange {
 
 function sameContent(a: TreeNode, b: TreeNode): boolean {
   if (a.type !== b.type) return false;
-  if (a.type === 'symlink') return a.target === b.target;
+  if (a.type === 'symlink') return nodeTargetBytes(a).equals(nodeTargetBytes(b));
   if (a.type === 'file') {
     const x = a.content ?? [];
     const y = b.content ?? [];
     return a.size === b.size && x.length === y.length && x.every((id, i) => id === y[i]);
   }
+  if (a.type !== 'dir') return a.rdev === b.rdev; // FIFOs and devices
   return a.subtree === b.subtree;
 }
 
@@ -49,11 +50,12 @@ export async function diffTrees(repo: Repository, a: BlobId | undefined, b: Blob
   const walk = async (x: BlobId | undefined, y: BlobId | undefined, prefix: string): Promise<void> => {
     if (x === y) return;
     const [left, right] = await Promise.all([load(x), load(y)]);
-    const byName = new Map(right.map((n) => [n.name, n]));
+    // keyed by the name's bytes: two names not UTF-8 may share a readable stand-in
+    const byName = new Map(right.map((n) => [nodeKey(n), n]));
     const join = (name: string): string => (prefix ? `${prefix}/${name}` : name);
     for (const l of left) {
-      const r = byName.get(l.name);
-      byName.delete(l.name);
+      const r = byName.get(nodeKey(l));
+      byName.delete(nodeKey(l));
       const p = join(l.name);
       if (!r) await expand(l, p, 'removed');
       else if (l.type === 'dir' && r.type === 'dir') await walk(l.subtree, r.subtree, p);

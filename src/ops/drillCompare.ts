@@ -2,7 +2,7 @@ import { promises as fsp, type BigIntStats } from 'node:fs';
 import { errnoCode } from '../errors/OcvaultError.js';
 import type { Repository } from '../repo/repository.js';
 import type { BlobId } from '../repo/blobId.js';
-import { decodeTree, nodeNameBytes, type TreeNode } from '../repo/tree.js';
+import { decodeTree, nodeNameBytes, nodeTargetBytes, type TreeNode } from '../repo/tree.js';
 
 export interface CompareResult {
   /** entries compared */
@@ -58,7 +58,7 @@ export async function compareWithTree(repo: Repository, tree: BlobId, dir: strin
         problem(`${childRel}: missing after restore (${errnoCode(e) ?? String(e)})`);
         continue;
       }
-      const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
+      const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isFIFO() ? 'fifo' : st.isCharacterDevice() ? 'chardev' : st.isBlockDevice() ? 'blockdev' : 'other';
       if (type !== node.type) {
         problem(`${childRel}: restored as ${type}, the snapshot has a ${node.type}`);
         continue;
@@ -67,8 +67,9 @@ export async function compareWithTree(repo: Repository, tree: BlobId, dir: strin
       if (node.type === 'file') await compareContent(repo, node, childAbs, childRel, st, result, problem);
       else if (node.type === 'symlink') {
         const target = await fsp.readlink(childAbs, { encoding: 'buffer' });
-        if (!target.equals(Buffer.from(node.target!, 'utf8'))) problem(`${childRel}: link target ${JSON.stringify(target.toString('utf8'))}, the snapshot has ${JSON.stringify(node.target)}`);
-      } else await walk(node.subtree!, childAbs, childRel);
+        if (!target.equals(nodeTargetBytes(node))) problem(`${childRel}: link target ${JSON.stringify(target.toString('utf8'))}, the snapshot has ${JSON.stringify(node.target)}`);
+      } else if (node.type === 'dir') await walk(node.subtree!, childAbs, childRel);
+      else if (node.rdev !== undefined && Number(st.rdev) !== node.rdev) problem(`${childRel}: device ${st.rdev}, the snapshot has ${node.rdev}`);
     }
   };
   await walk(tree, Buffer.from(dir), '');

@@ -13,6 +13,8 @@ export interface RestoreOptions {
 export interface RestoreResult {
   id: string;
   progress: RestoreProgress;
+  /** entries that could not be recreated; everything else was restored */
+  warnings: string[];
 }
 
 /** Restores a snapshot's files under the target directory. */
@@ -32,5 +34,5 @@ export async function restore(repo: Repository, opts: RestoreOptions): Promise<R
     }
   });
   opts.onProgress?.(restorer.progress, total);
-  return { id, progress: restorer.progress };
+  return { id, progress: restorer.progress, warnings: restorer.warnings };
 }

@@ -141,11 +141,12 @@ export async function restoreStore(repo: Repository, opts: StoreRestoreOptions):
   const result: StoreRestoreResult = { id, store: info.store, ...(safetySnapshot ? { safetySnapshot } : {}) };
   if (wantFiles) {
     await repo.lockShared();
-    const total = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
+    const total = { files: 0, dirs: 0, symlinks: 0, specials: 0, bytes: 0 };
     const add = (p: RestoreProgress): void => {
       total.files += p.files;
       total.dirs += p.dirs;
       total.symlinks += p.symlinks;
+      total.specials += p.specials;
       total.bytes += p.bytes;
     };
     add(await restoreTree(repo, s.rootTree, target!, opts.includes, opts.onProgress));

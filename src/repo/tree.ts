@@ -3,10 +3,13 @@ import { isBlobId, type BlobId } from './blobId.js';
 
 /**
  * A directory listing, stored as a `tree` blob (so unchanged directories deduplicate between
- * snapshots). Nodes are sorted by name. Names that are not valid UTF-8 keep their raw bytes
- * in `nameRaw` (base64) so they restore exactly.
+ * snapshots). Nodes are sorted by name. Names and link targets that are not valid UTF-8 keep
+ * their raw bytes in `nameRaw` / `targetRaw` (base64) so they restore exactly; `name` is then
+ * only a readable stand-in. FIFOs and device nodes are kept as metadata (`rdev`), like restic.
  */
-export type NodeType = 'file' | 'dir' | 'symlink';
+export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev';
+
+export const SPECIAL_TYPES: readonly NodeType[] = ['fifo', 'chardev', 'blockdev'];
 
 export interface TreeNode {
   name: string;
@@ -25,6 +28,10 @@ export interface TreeNode {
   content?: BlobId[];
   subtree?: BlobId;
   target?: string;
+  /** the link target's bytes (base64), when they are not valid UTF-8 */
+  targetRaw?: string;
+  /** device number (st_rdev) of a chardev or blockdev */
+  rdev?: number;
 }
 
 export interface Tree {
@@ -39,7 +46,28 @@ export function encodeTree(tree: Tree): Buffer {
   return Buffer.from(JSON.stringify({ nodes: tree.nodes }));
 }
 
-const SAFE_NAME = (n: string): boolean => n.length > 0 && n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0');
+/** Why a restored name would not stay one entry inside its directory; undefined when safe. */
+function unsafeName(bytes: Buffer): string | undefined {
+  if (bytes.length === 0) return 'empty name';
+  if (bytes.length === 1 && bytes[0] === 0x2e) return 'name "."';
+  if (bytes.length === 2 && bytes[0] === 0x2e && bytes[1] === 0x2e) return 'name ".."';
+  if (bytes.includes(0x2f)) return 'name with "/"';
+  if (bytes.includes(0)) return 'name with a NUL byte';
+  return undefined;
+}
+
+/** Base64 that decodes and re-encodes to itself (Buffer.from silently skips junk). */
+function strictBase64(v: unknown): Buffer | undefined {
+  if (typeof v !== 'string') return undefined;
+  const b = Buffer.from(v, 'base64');
+  return b.toString('base64') === v ? b : undefined;
+}
+
+/** A node name for messages: JSON-quoted, so control characters and newlines stay visible. */
+function shown(n: { name?: unknown; nameRaw?: unknown } | null): string {
+  if (n && typeof n.nameRaw === 'string') return `${JSON.stringify(n.name)} (raw ${Buffer.from(n.nameRaw, 'base64').toString('hex')})`;
+  return JSON.stringify(n?.name);
+}
 
 export function decodeTree(bytes: Uint8Array, id: string): Tree {
   const bad = (why: string): OcvaultError => new OcvaultError('CorruptObject', `tree ${id.slice(0, 12)} is malformed: ${why}`, { tree: id });
@@ -49,15 +77,25 @@ export function decodeTree(bytes: Uint8Array, id: string): Tree {
   } catch {
     throw bad('not JSON');
   }
-  const nodes = (v as { nodes?: unknown }).nodes;
+  const nodes = (v as { nodes?: unknown } | null)?.nodes;
   if (!Array.isArray(nodes)) throw bad('no nodes');
+  const seen = new Set<string>();
   for (const n of nodes as TreeNode[]) {
-    if (typeof n !== 'object' || n === null || typeof n.name !== 'string' || !SAFE_NAME(n.name)) throw bad(`unsafe or missing name ${JSON.stringify((n as TreeNode | null)?.name)}`);
-    if (n.type !== 'file' && n.type !== 'dir' && n.type !== 'symlink') throw bad(`unknown node type for ${n.name}`);
-    if (!Number.isInteger(n.mode) || typeof n.mtimeNs !== 'string' || !/^-?\d+$/.test(n.mtimeNs)) throw bad(`bad metadata for ${n.name}`);
-    if (n.type === 'file' && (!Array.isArray(n.content) || !n.content.every(isBlobId) || !Number.isInteger(n.size))) throw bad(`bad content list for ${n.name}`);
-    if (n.type === 'dir' && !isBlobId(n.subtree)) throw bad(`bad subtree for ${n.name}`);
-    if (n.type === 'symlink' && typeof n.target !== 'string') throw bad(`bad link target for ${n.name}`);
+    if (typeof n !== 'object' || n === null || typeof n.name !== 'string') throw bad(`entry without a name ${shown(n)}`);
+    if (n.nameRaw !== undefined && !strictBase64(n.nameRaw)) throw bad(`bad raw name for ${shown(n)}`);
+    // The bytes a restore writes are what must be safe, not just the readable stand-in.
+    const nameBytes = nodeNameBytes(n);
+    const unsafe = unsafeName(Buffer.from(n.name, 'utf8')) ?? unsafeName(nameBytes);
+    if (unsafe) throw bad(`unsafe entry ${shown(n)} (${unsafe})`);
+    const key = nameBytes.toString('latin1');
+    if (seen.has(key)) throw bad(`duplicate entry ${shown(n)}`);
+    seen.add(key);
+    if (typeof n.type !== 'string' || !['file', 'dir', 'symlink', ...SPECIAL_TYPES].includes(n.type)) throw bad(`unknown node type for ${shown(n)}`);
+    if (!Number.isInteger(n.mode) || n.mode < 0 || n.mode > 0o7777 || typeof n.mtimeNs !== 'string' || !/^-?\d+$/.test(n.mtimeNs)) throw bad(`bad metadata for ${shown(n)}`);
+    if (n.type === 'file' && (!Array.isArray(n.content) || !n.content.every(isBlobId) || !Number.isInteger(n.size))) throw bad(`bad content list for ${shown(n)}`);
+    if (n.type === 'dir' && !isBlobId(n.subtree)) throw bad(`bad subtree for ${shown(n)}`);
+    if (n.type === 'symlink' && (typeof n.target !== 'string' || (n.targetRaw !== undefined && !strictBase64(n.targetRaw)) || nodeTargetBytes(n).length === 0 || nodeTargetBytes(n).includes(0))) throw bad(`bad link target for ${shown(n)}`);
+    if ((n.type === 'chardev' || n.type === 'blockdev') && !(Number.isInteger(n.rdev) && n.rdev! >= 0)) throw bad(`bad device number for ${shown(n)}`);
   }
   return { nodes: nodes as TreeNode[] };
 }
@@ -65,4 +103,14 @@ export function decodeTree(bytes: Uint8Array, id: string): Tree {
 /** The name bytes a node restores to. */
 export function nodeNameBytes(n: TreeNode): Buffer {
   return n.nameRaw ? Buffer.from(n.nameRaw, 'base64') : Buffer.from(n.name, 'utf8');
+}
+
+/** One string per distinct name (the bytes as latin1), for maps keyed by name. */
+export function nodeKey(n: TreeNode): string {
+  return nodeNameBytes(n).toString('latin1');
+}
+
+/** The target bytes a symlink node restores to. */
+export function nodeTargetBytes(n: TreeNode): Buffer {
+  return n.targetRaw ? Buffer.from(n.targetRaw, 'base64') : Buffer.from(n.target ?? '', 'utf8');
 }

@@ -4,10 +4,11 @@ import pLimit from 'p-limit';
 import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
 import type { Repository } from '../../repo/repository.js';
 import type { BlobWorkers } from '../../repo/blobWorkers.js';
-import { decodeTree, encodeTree, sortNodes, type Tree, type TreeNode } from '../../repo/tree.js';
+import { decodeTree, encodeTree, nodeKey, sortNodes, type Tree, type TreeNode } from '../../repo/tree.js';
 import type { BlobId } from '../../repo/blobId.js';
 import { matchesAny, type PathPattern } from './glob.js';
-import { nodeFromStat, nodeType, unchanged } from './fileNode.js';
+import { printablePath } from './printable.js';
+import { linkTarget, nodeFromStat, nodeType, unchanged } from './fileNode.js';
 
 export interface ArchiveProgress {
   files: number;
@@ -30,6 +31,8 @@ export interface ArchiveOptions {
   /** root tree of the parent snapshot, for change detection */
   parentTree?: BlobId;
   onWarning: (message: string) => void;
+  /** things worth saying that lose nothing (a socket left out) */
+  onNote?: (message: string) => void;
 }
 
 /** Directory entries handled at once; enough to keep the workers fed. */
@@ -42,6 +45,7 @@ const ENTRY_BATCH = 32;
 export class Archiver {
   readonly progress: ArchiveProgress = { files: 0, dirs: 0, bytes: 0, readBytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, addedBytes: 0, addedBlobs: 0, errors: 0 };
   readonly warnings: string[] = [];
+  readonly notes: string[] = [];
   private readonly fileLimit;
 
   constructor(private readonly repo: Repository, private readonly workers: BlobWorkers, private readonly opts: ArchiveOptions) {
@@ -58,7 +62,7 @@ export class Archiver {
     if (!id) return new Map();
     try {
       const tree = decodeTree(await this.repo.loadBlob(id), id);
-      return new Map(tree.nodes.map((n) => [n.nameRaw ?? n.name, n]));
+      return new Map(tree.nodes.map((n) => [nodeKey(n), n]));
     } catch (e) {
       // A damaged parent only costs re-reading; the new snapshot stays complete.
       if (e instanceof OcvaultError) return new Map();
@@ -95,7 +99,7 @@ export class Archiver {
       if (seen.has(base)) throw new OcvaultError('Usage', `two paths share the base name ${base}; back them up separately`);
       seen.add(base);
       await this.lstatRoot(p);
-      const node = await this.saveEntry(Buffer.from(p), Buffer.from(base), base, parentRoot.get(base));
+      const node = await this.saveEntry(Buffer.from(p), Buffer.from(base), base, parentRoot.get(Buffer.from(base).toString('latin1')));
       if (node) nodes.push(node);
     }
     return this.saveTree(nodes);
@@ -116,7 +120,7 @@ export class Archiver {
       // several times less than a round trip through the thread pool and a promise.
       names = readdirSync(abs, { encoding: 'buffer' });
     } catch (e) {
-      this.warn(`cannot read directory ${abs.toString()}: ${errnoCode(e) ?? (e as Error).message}`);
+      this.warn(`cannot read directory ${printablePath(abs)}: ${errnoCode(e) ?? (e as Error).message}`);
       return this.saveTree([]);
     }
     names.sort(Buffer.compare);
@@ -126,8 +130,7 @@ export class Archiver {
       const batch = await Promise.all(
         names.slice(i, i + ENTRY_BATCH).map((name) => {
           const str = name.toString('utf8');
-          const key = Buffer.from(str, 'utf8').equals(name) ? str : name.toString('base64');
-          return this.saveEntry(Buffer.concat([abs, Buffer.from('/'), name]), name, rel ? `${rel}/${str}` : str, parent.get(key));
+          return this.saveEntry(Buffer.concat([abs, Buffer.from('/'), name]), name, rel ? `${rel}/${str}` : str, parent.get(name.toString('latin1')));
         }),
       );
       for (const n of batch) if (n) nodes.push(n);
@@ -141,12 +144,18 @@ export class Archiver {
     try {
       st = lstatSync(abs, { bigint: true });
     } catch (e) {
-      this.warn(`${abs.toString()} vanished before it could be read (${errnoCode(e) ?? (e as Error).message})`);
+      const code = errnoCode(e);
+      this.warn(code === 'ENOENT' ? `${printablePath(abs)} vanished before it could be read` : `cannot read ${printablePath(abs)}: ${code ?? (e as Error).message}`);
       return undefined;
     }
     const type = nodeType(st);
-    if (!type) return undefined; // sockets, FIFOs and devices are not backed up
     if (matchesAny(this.opts.excludes, rel, type === 'dir')) return undefined;
+    if (!type) {
+      // A socket has no content; the program that listens on it creates it again.
+      this.notes.push(`${printablePath(abs)}: socket left out (a socket cannot be restored)`);
+      this.opts.onNote?.(this.notes[this.notes.length - 1]!);
+      return undefined;
+    }
     const node = nodeFromStat(name, type, st);
     if (type === 'dir') {
       this.progress.dirs++;
@@ -156,13 +165,15 @@ export class Archiver {
     }
     if (type === 'symlink') {
       try {
-        node.target = (await fsp.readlink(abs, { encoding: 'buffer' })).toString('utf8');
+        Object.assign(node, linkTarget(await fsp.readlink(abs, { encoding: 'buffer' })));
       } catch (e) {
-        this.warn(`cannot read link ${abs.toString()}: ${errnoCode(e) ?? (e as Error).message}`);
+        this.warn(`cannot read link ${printablePath(abs)}: ${errnoCode(e) ?? (e as Error).message}`);
         return undefined;
       }
       return node;
     }
+    // FIFOs and devices are kept as metadata; a FIFO is never opened (a read would block).
+    if (type !== 'file') return node;
     return this.saveFile(abs, node, parentNode);
   }
 
@@ -187,7 +198,7 @@ export class Archiver {
         if (parentNode) this.progress.changedFiles++;
         else this.progress.newFiles++;
         if (result.before.size !== result.after.size || result.before.mtimeNs !== result.after.mtimeNs) {
-          this.warn(`${abs.toString()} changed while it was read; the saved copy may be inconsistent`);
+          this.warn(`${printablePath(abs)} changed while it was read; the saved copy may be inconsistent`);
         }
         node.content = result.content;
         node.size = result.size;
@@ -197,10 +208,10 @@ export class Archiver {
       } catch (e) {
         if (e instanceof OcvaultError) throw e;
         const code = errnoCode(e);
-        if (code === 'ENOENT') this.warn(`${abs.toString()} vanished before it could be read`);
-        else if (code === 'EACCES' || code === 'EPERM') this.warn(`cannot read ${abs.toString()}: permission denied`);
-        else if (code === 'ELOOP') this.warn(`${abs.toString()} was replaced by a symlink while being read`);
-        else if (code === 'EIO' || code === 'EISDIR' || code === 'ENXIO') this.warn(`cannot read ${abs.toString()}: ${code}`);
+        if (code === 'ENOENT') this.warn(`${printablePath(abs)} vanished before it could be read`);
+        else if (code === 'EACCES' || code === 'EPERM') this.warn(`cannot read ${printablePath(abs)}: permission denied`);
+        else if (code === 'ELOOP') this.warn(`${printablePath(abs)} was replaced by a symlink while being read`);
+        else if (code === 'EIO' || code === 'EISDIR' || code === 'ENXIO') this.warn(`cannot read ${printablePath(abs)}: ${code}`);
         else throw e;
         this.progress.files--;
         this.progress.bytes -= node.size ?? 0;

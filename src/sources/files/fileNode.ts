@@ -8,11 +8,22 @@ export function nodeName(raw: Buffer): { name: string; nameRaw?: string } {
   return { name: name.replace(/\uFFFD/g, '?') + '~' + raw.toString('hex').slice(0, 16), nameRaw: raw.toString('base64') };
 }
 
+/** The node type of an lstat result; undefined for a socket (nothing to keep: its server makes it anew). */
 export function nodeType(st: BigIntStats): NodeType | undefined {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'chardev';
+  if (st.isBlockDevice()) return 'blockdev';
   return undefined;
+}
+
+/** A link target as the tree keeps it: UTF-8 text, plus the raw bytes when they are not UTF-8. */
+export function linkTarget(raw: Buffer): { target: string; targetRaw?: string } {
+  const target = raw.toString('utf8');
+  if (Buffer.from(target, 'utf8').equals(raw)) return { target };
+  return { target, targetRaw: raw.toString('base64') };
 }
 
 /** Metadata of a node from lstat; content, subtree or target are filled in by the caller. */
@@ -27,6 +38,7 @@ export function nodeFromStat(raw: Buffer, type: NodeType, st: BigIntStats): Tree
     uid: Number(st.uid),
     gid: Number(st.gid),
     ...(type === 'file' ? { size: Number(st.size) } : {}),
+    ...(type === 'chardev' || type === 'blockdev' ? { rdev: Number(st.rdev) } : {}),
   };
 }
 

@@ -1,16 +1,21 @@
-import { promises as fsp, constants as C, chmodSync, lchownSync, lutimesSync } from 'node:fs';
+import { promises as fsp, constants as C, chmodSync, lchownSync, lstatSync, lutimesSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
 import type { Repository } from '../../repo/repository.js';
 import type { BlobLocation } from '../../repo/localIndex.js';
-import { decodeTree, nodeNameBytes, type TreeNode } from '../../repo/tree.js';
+import { decodeTree, nodeNameBytes, nodeTargetBytes, type TreeNode } from '../../repo/tree.js';
 import type { BlobId } from '../../repo/blobId.js';
 import { matchesAny, type PathPattern } from './glob.js';
+import { printablePath } from './printable.js';
 
 export interface RestoreProgress {
   files: number;
   dirs: number;
   symlinks: number;
+  /** FIFOs and device nodes */
+  specials: number;
   bytes: number;
 }
 
@@ -53,10 +58,13 @@ const SLASH = Buffer.from('/');
  * outside the target; existing symlinks in the way are replaced, never followed.
  */
 export class Restorer {
-  readonly progress: RestoreProgress = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
+  readonly progress: RestoreProgress = { files: 0, dirs: 0, symlinks: 0, specials: 0, bytes: 0 };
+  /** entries that could not be recreated (a device node without root) */
+  readonly warnings: string[] = [];
   private readonly files: PlannedFile[] = [];
   private readonly dirs: PlannedDir[] = [];
   private readonly links: PlannedFile[] = [];
+  private readonly specials: PlannedFile[] = [];
 
   constructor(private readonly repo: Repository, private readonly opts: RestoreOptions) {}
 
@@ -81,7 +89,7 @@ export class Restorer {
         else any = true;
       } else if (inc) {
         any = true;
-        (node.type === 'file' ? this.files : this.links).push({ abs: childAbs, node });
+        (node.type === 'file' ? this.files : node.type === 'symlink' ? this.links : this.specials).push({ abs: childAbs, node });
       }
     }
     return any;
@@ -94,9 +102,20 @@ export class Restorer {
       this.progress.dirs++;
     }
     await this.restoreContent(onProgress);
+    for (const s of this.specials) {
+      await removeIfPresent(s.abs);
+      try {
+        makeSpecial(target, s.abs, s.node);
+      } catch (e) {
+        this.warnings.push(`cannot recreate the ${s.node.type} ${printablePath(s.abs)}: ${(e as Error).message.split('\n')[0]}`);
+        continue;
+      }
+      await this.applyMeta(s.abs, s.node, false);
+      this.progress.specials++;
+    }
     for (const l of this.links) {
       await removeIfPresent(l.abs);
-      await fsp.symlink(l.node.target!, l.abs);
+      await fsp.symlink(nodeTargetBytes(l.node), l.abs);
       await this.applyMeta(l.abs, l.node, true);
       this.progress.symlinks++;
     }
@@ -153,7 +172,7 @@ export class Restorer {
       try {
         bytes = await this.repo.backend.load('data', pack, { offset: from, length: to - from });
       } catch (e) {
-        if (e instanceof OcvaultError && e.code === 'ObjectNotFound') throw new OcvaultError('CorruptObject', `pack ${pack} is missing (needed for ${g[0]!.state.file.abs.toString()})`, { pack });
+        if (e instanceof OcvaultError && e.code === 'ObjectNotFound') throw new OcvaultError('CorruptObject', `pack ${pack} is missing (needed for ${printablePath(g[0]!.state.file.abs)})`, { pack });
         throw e;
       }
       const byBlob = new Map<string, BlobUse[]>();
@@ -169,7 +188,7 @@ export class Restorer {
             const loc = list[0]!.loc;
             const sealed = bytes.subarray(loc.offset - from, loc.offset - from + loc.length);
             const plain = await this.repo.openBlobAnywhere(loc.id, sealed, `blob ${loc.id.slice(0, 12)} in pack ${pack}`).catch((e: unknown) => {
-              if (e instanceof OcvaultError) throw new OcvaultError(e.code, `${e.message} (restoring ${list[0]!.state.file.abs.toString()})`, { ...e.data, pack, file: list[0]!.state.file.abs.toString() });
+              if (e instanceof OcvaultError) throw new OcvaultError(e.code, `${e.message} (restoring ${printablePath(list[0]!.state.file.abs)})`, { ...e.data, pack, file: list[0]!.state.file.abs.toString() });
               throw e;
             });
             for (const u of list) {
@@ -194,7 +213,7 @@ export class Restorer {
         written += bytesWritten;
       }
     } catch (e) {
-      throw new OcvaultError('StorageError', `cannot write ${state.file.abs.toString()}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: state.file.abs.toString() });
+      throw new OcvaultError('StorageError', `cannot write ${printablePath(state.file.abs)}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: state.file.abs.toString() });
     }
   }
 
@@ -221,8 +240,43 @@ export class Restorer {
         // an owner that cannot be set is not worth failing the restore
       }
     }
-    if (!isLink) chmodSync(abs, node.mode);
-    lutimesSync(abs, seconds, seconds);
+    // chmod follows links: never let it reach through one to something outside the target
+    if (!isLink && !lstatSync(abs).isSymbolicLink()) chmodSync(abs, node.mode);
+    try {
+      lutimesSync(abs, seconds, seconds);
+    } catch (e) {
+      // a time the file system cannot hold (from a damaged or foreign tree) costs only the time
+      this.warnings.push(`cannot set the time of ${printablePath(abs)} to ${node.mtimeNs} ns: ${errnoCode(e) ?? (e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * Recreates a FIFO or device node with mknod(1) (Node has no mknod): made under a fresh name in
+ * the target's top folder (a plain string path), then renamed into place, so names that are
+ * not UTF-8 work too.
+ */
+function makeSpecial(target: string, abs: Buffer, node: TreeNode): void {
+  const tmp = `${target}/.ocvault-mknod-${randomBytes(8).toString('hex')}`;
+  let args: string[];
+  if (node.type === 'fifo') args = [tmp, 'p'];
+  else {
+    const rdev = BigInt(node.rdev ?? 0);
+    const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+    const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+    args = [tmp, node.type === 'chardev' ? 'c' : 'b', String(major), String(minor)];
+  }
+  try {
+    execFileSync('mknod', ['-m', '0600', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(stderr ? stderr.replace(/^mknod: /, '').replace(`${tmp}: `, '') : (e as Error).message);
+  }
+  try {
+    renameSync(tmp, abs);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
 }
 
