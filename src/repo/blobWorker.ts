@@ -5,6 +5,7 @@ import { makeChunker, type Chunker } from './chunker.js';
 import { makeSealer, type Sealer } from './sealer.js';
 import { decodeBlobPlain, encodeBlobParts } from './blobCodec.js';
 import { LocalIndex } from './localIndex.js';
+import { writeAtSync } from './fileWrite.js';
 import type { FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
 
 /**
@@ -189,15 +190,30 @@ async function streamEnd(task: number): Promise<void> {
   post({ task, kind: 'chunked', content: s.stream.content, size: s.size, before: st, after: st });
 }
 
-function openBlob(task: number, id: string, sealed: Uint8Array, what: string): void {
+/** Opens a sealed blob and checks it against its id; undefined (reported) when damaged. */
+function openVerified(task: number, id: string, sealed: Uint8Array, what: string): Buffer | undefined {
   const plain = decodeBlobPlain(sealer.open(sealed, what), what);
   const actual = hasher.keyed(idKey, plain).toString('hex');
   if (actual !== id) {
     post({ task, kind: 'failed', error: { message: `${what} does not match its id (content damaged)`, code: 'CorruptObject' } });
-    return;
+    return undefined;
   }
+  return plain;
+}
+
+function openBlob(task: number, id: string, sealed: Uint8Array, what: string): void {
+  const plain = openVerified(task, id, sealed, what);
+  if (!plain) return;
   const owns = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength && plain.byteLength >= 4096;
   post({ task, kind: 'opened', plain }, owns ? [plain.buffer as ArrayBuffer] : []);
+}
+
+/** Restore: the plain bytes go straight to the file, never back through the main thread. */
+function writeBlob(task: number, msg: Extract<ToWorker, { kind: 'writeBlob' }>): void {
+  const plain = openVerified(task, msg.id, msg.sealed, msg.what);
+  if (!plain) return;
+  writeAtSync(Buffer.from(msg.file), plain, msg.position, msg.truncateTo);
+  post({ task, kind: 'written', bytes: plain.length });
 }
 
 function fail(task: number, e: unknown): void {
@@ -239,6 +255,8 @@ port.on('message', (msg: ToWorker) => {
           return streamEnd(msg.task);
         case 'openBlob':
           return openBlob(msg.task, msg.id, msg.sealed, msg.what);
+        case 'writeBlob':
+          return writeBlob(msg.task, msg);
       }
     })
     .catch((e: unknown) => fail(msg.task, e));

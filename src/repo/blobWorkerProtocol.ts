@@ -28,6 +28,8 @@ export type ToWorker =
   | { task: number; kind: 'streamPush'; bytes: Uint8Array }
   | { task: number; kind: 'streamEnd' }
   | { task: number; kind: 'openBlob'; id: string; sealed: Uint8Array; what: string }
+  /** open a blob and write it into a file at `position` (then cut the file to `truncateTo`) */
+  | { task: number; kind: 'writeBlob'; id: string; sealed: Uint8Array; what: string; file: Uint8Array; position: number; truncateTo?: number }
   | { task: number; kind: 'ack' };
 
 export interface FileStat {
@@ -41,5 +43,6 @@ export type FromWorker =
   | { task: number; kind: 'blobs'; blobs: NewBlob[] }
   | { task: number; kind: 'chunked'; content: string[]; size: number; before: FileStat; after: FileStat }
   | { task: number; kind: 'opened'; plain: Uint8Array }
+  | { task: number; kind: 'written'; bytes: number }
   | { task: number; kind: 'streamAck' }
   | { task: number; kind: 'failed'; error: { message: string; code?: string; errno?: string } };

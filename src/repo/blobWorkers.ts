@@ -147,6 +147,15 @@ export class BlobWorkers {
     return Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength);
   }
 
+  /** Opens one sealed blob in a worker and writes it into `file` there; resolves with its size. */
+  async writeBlob(id: string, sealed: Buffer, what: string, file: Buffer, position: number, truncateTo?: number): Promise<number> {
+    const { task, slot } = this.start();
+    const copy = sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength ? sealed : Buffer.from(sealed);
+    const m = await this.send(slot, task, { task, kind: 'writeBlob', id, sealed: copy, what, file, position, truncateTo }, [copy.buffer as ArrayBuffer]);
+    if (m.kind !== 'written') throw new Error(`unexpected worker answer ${m.kind}`);
+    return m.bytes;
+  }
+
   /** A pushed byte stream chunked in one worker (database rows); `chunks` picks the sizes. */
   async openStream(chunks: 'file' | 'db', sink: BlobSink): Promise<ChunkWriter> {
     const { task, slot } = this.start(sink);

@@ -11,6 +11,7 @@ import { createKeyFile, decodeKeyFile, encodeKeyFile, unlockKeyFile } from './ke
 import { decodeRepoConfig, encodeRepoConfig, newRepoConfig, type RepoConfig } from './config.js';
 import { LocalIndex, type BlobLocation } from './localIndex.js';
 import { PackWriter, type WrittenPack } from './packWriter.js';
+import { writeAtSync } from './fileWrite.js';
 import { decodeIndexSegment, encodeIndexSegment, type IndexSegment } from './indexSegment.js';
 import { decodePackHeader, headerReadGuess, type PackEntry } from './pack.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.js';
@@ -339,6 +340,17 @@ export class Repository {
   async openBlobAnywhere(id: BlobId, sealed: Buffer, what: string): Promise<Buffer> {
     if (this.workers && sealed.length > 64 * 1024) return this.workers.openBlob(id, sealed, what);
     return this.openBlob(id, sealed, what);
+  }
+
+  /**
+   * Opens a sealed blob and writes its bytes into `file` at `position` (cut to `truncateTo`
+   * when given), in a worker when workers run; resolves with the number of bytes written.
+   */
+  async writeBlobTo(id: BlobId, sealed: Buffer, what: string, file: Buffer, position: number, truncateTo?: number): Promise<number> {
+    if (this.workers && sealed.length > 16 * 1024) return this.workers.writeBlob(id, sealed, what, file, position, truncateTo);
+    const plain = this.openBlob(id, sealed, what);
+    writeAtSync(file, plain, position, truncateTo);
+    return plain.length;
   }
 
   openBlob(id: BlobId, sealed: Buffer, what: string): Buffer {

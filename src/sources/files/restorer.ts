@@ -1,4 +1,4 @@
-import { promises as fsp, constants as C, chmodSync, lchownSync, lstatSync, lutimesSync, renameSync, rmSync } from 'node:fs';
+import { promises as fsp, chmodSync, lchownSync, lstatSync, lutimesSync, renameSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
@@ -7,6 +7,7 @@ import type { Repository } from '../../repo/repository.js';
 import type { BlobLocation } from '../../repo/localIndex.js';
 import { decodeTree, nodeNameBytes, nodeTargetBytes, type TreeNode } from '../../repo/tree.js';
 import type { BlobId } from '../../repo/blobId.js';
+import { writeAtSync } from '../../repo/fileWrite.js';
 import { matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
 
@@ -34,8 +35,9 @@ interface FileState {
   file: PlannedFile;
   /** blobs still to write */
   remaining: number;
+  /** blobs in all */
+  blobs: number;
   size: number;
-  handle?: Promise<fsp.FileHandle>;
 }
 
 interface BlobUse {
@@ -50,6 +52,12 @@ interface PlannedDir {
 }
 
 const SLASH = Buffer.from('/');
+const EMPTY = Buffer.alloc(0);
+
+function writeError(state: FileState, e: unknown): Error {
+  if (e instanceof OcvaultError) return e;
+  return new OcvaultError('StorageError', `cannot write ${printablePath(state.file.abs)}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: state.file.abs.toString() });
+}
 
 /**
  * Restores a tree under a target directory: directories first, files in parallel (blobs
@@ -110,16 +118,16 @@ export class Restorer {
         this.warnings.push(`cannot recreate the ${s.node.type} ${printablePath(s.abs)}: ${(e as Error).message.split('\n')[0]}`);
         continue;
       }
-      await this.applyMeta(s.abs, s.node, false);
+      this.applyMeta(s.abs, s.node, false);
       this.progress.specials++;
     }
     for (const l of this.links) {
       await removeIfPresent(l.abs);
       await fsp.symlink(nodeTargetBytes(l.node), l.abs);
-      await this.applyMeta(l.abs, l.node, true);
+      this.applyMeta(l.abs, l.node, true);
       this.progress.symlinks++;
     }
-    for (let i = this.dirs.length - 1; i >= 0; i--) await this.applyMeta(this.dirs[i]!.abs, this.dirs[i]!.node, false);
+    for (let i = this.dirs.length - 1; i >= 0; i--) this.applyMeta(this.dirs[i]!.abs, this.dirs[i]!.node, false);
   }
 
   /**
@@ -130,7 +138,7 @@ export class Restorer {
     const byPack = new Map<string, BlobUse[]>();
     const states: FileState[] = [];
     for (const f of this.files) {
-      const state: FileState = { file: f, remaining: 0, size: 0 };
+      const state: FileState = { file: f, remaining: 0, blobs: 0, size: 0 };
       states.push(state);
       for (const id of f.node.content ?? []) {
         const loc = this.repo.locate(id);
@@ -140,17 +148,15 @@ export class Restorer {
         state.size += loc.rawLength;
         state.remaining++;
       }
+      state.blobs = state.remaining;
     }
-    const limitFiles = pLimit(8);
-    await Promise.all(states.filter((s) => s.remaining === 0).map((s) => limitFiles(() => this.finishFile(s))));
+    for (const s of states) if (s.remaining === 0) this.finishFile(s);
     const limitPacks = pLimit(2);
     const packs = [...byPack.keys()].sort();
     try {
       await Promise.all(packs.map((pack) => limitPacks(() => this.restorePack(pack, byPack.get(pack)!, onProgress))));
     } catch (e) {
-      // Close what a failed restore left open; the error names the damaged pack.
       limitPacks.clearQueue();
-      await Promise.all(states.filter((s) => s.remaining > 0 && s.handle).map((s) => s.handle!.then((h) => h.close()).catch(() => undefined)));
       throw e;
     }
   }
@@ -187,15 +193,15 @@ export class Restorer {
           limit(async () => {
             const loc = list[0]!.loc;
             const sealed = bytes.subarray(loc.offset - from, loc.offset - from + loc.length);
-            const plain = await this.repo.openBlobAnywhere(loc.id, sealed, `blob ${loc.id.slice(0, 12)} in pack ${pack}`).catch((e: unknown) => {
+            const what = `blob ${loc.id.slice(0, 12)} in pack ${pack}`;
+            await this.writeBlob(list, sealed, what).catch((e: unknown) => {
               if (e instanceof OcvaultError) throw new OcvaultError(e.code, `${e.message} (restoring ${printablePath(list[0]!.state.file.abs)})`, { ...e.data, pack, file: list[0]!.state.file.abs.toString() });
               throw e;
             });
             for (const u of list) {
-              await this.writeAt(u.state, plain, u.offset);
-              this.progress.bytes += plain.length;
+              this.progress.bytes += u.loc.rawLength;
               onProgress?.();
-              if (--u.state.remaining === 0) await this.finishFile(u.state);
+              if (--u.state.remaining === 0) this.finishFile(u.state);
             }
           }),
         ),
@@ -203,33 +209,43 @@ export class Restorer {
     }
   }
 
-  private async writeAt(state: FileState, data: Buffer, position: number): Promise<void> {
-    state.handle ??= openForWrite(state.file.abs);
-    try {
-      const handle = await state.handle;
-      let written = 0;
-      while (written < data.length) {
-        const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
-        written += bytesWritten;
+  /**
+   * Writes one blob to every place that uses it. The usual case, one use, is opened and written
+   * in a worker; a file of one blob is cut to size by the same write.
+   */
+  private async writeBlob(list: BlobUse[], sealed: Buffer, what: string): Promise<void> {
+    const first = list[0]!;
+    const cut = (u: BlobUse): number | undefined => (u.state.blobs === 1 ? u.state.size : undefined);
+    if (list.length === 1) {
+      await this.repo.writeBlobTo(first.loc.id, sealed, what, first.state.file.abs, first.offset, cut(first)).catch((e: unknown) => {
+        throw writeError(first.state, e);
+      });
+      return;
+    }
+    const plain = await this.repo.openBlobAnywhere(first.loc.id, sealed, what);
+    for (const u of list) {
+      try {
+        writeAtSync(u.state.file.abs, plain, u.offset, cut(u));
+      } catch (e) {
+        throw writeError(u.state, e);
       }
-    } catch (e) {
-      throw new OcvaultError('StorageError', `cannot write ${printablePath(state.file.abs)}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: state.file.abs.toString() });
     }
   }
 
-  private async finishFile(state: FileState): Promise<void> {
-    state.handle ??= openForWrite(state.file.abs);
-    const handle = await state.handle;
-    try {
-      await handle.truncate(state.size);
-    } finally {
-      await handle.close();
+  /** After a file's last blob: cut it to size (unless that write did) and set its metadata. */
+  private finishFile(state: FileState): void {
+    if (state.blobs !== 1) {
+      try {
+        writeAtSync(state.file.abs, EMPTY, state.size, state.size);
+      } catch (e) {
+        throw writeError(state, e);
+      }
     }
-    await this.applyMeta(state.file.abs, state.file.node, false);
+    this.applyMeta(state.file.abs, state.file.node, false);
     this.progress.files++;
   }
 
-  private async applyMeta(abs: Buffer, node: TreeNode, isLink: boolean): Promise<void> {
+  private applyMeta(abs: Buffer, node: TreeNode, isLink: boolean): void {
     const ns = BigInt(node.mtimeNs);
     const seconds = Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
     // synchronous: metadata calls are cheaper than a thread-pool round trip each
@@ -301,17 +317,3 @@ async function mkdirReplacing(abs: Buffer): Promise<void> {
   await fsp.mkdir(abs, { mode: 0o700 });
 }
 
-/** Opens a file for writing without following a symlink that stands in its place. */
-async function openForWrite(abs: Buffer): Promise<fsp.FileHandle> {
-  const flags = C.O_WRONLY | C.O_CREAT | C.O_NOFOLLOW;
-  try {
-    return await fsp.open(abs, flags, 0o600);
-  } catch (e) {
-    const code = errnoCode(e);
-    if (code === 'ELOOP' || code === 'EISDIR' || code === 'EACCES') {
-      await removeIfPresent(abs);
-      return fsp.open(abs, flags, 0o600);
-    }
-    throw e;
-  }
-}

@@ -1,0 +1,35 @@
+import { closeSync, constants as C, ftruncateSync, lstatSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+
+const FLAGS = C.O_WRONLY | C.O_CREAT | C.O_NOFOLLOW;
+
+/**
+ * Opens a file for writing without following a symlink that stands in its place; a link, a
+ * directory or a read-only file in the way is removed first (restore replaces, never follows).
+ */
+function openReplacing(file: Buffer): number {
+  try {
+    return openSync(file, FLAGS, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ELOOP' && code !== 'EISDIR' && code !== 'EACCES') throw e;
+    if (lstatSync(file).isDirectory()) rmSync(file, { recursive: true, force: true });
+    else unlinkSync(file);
+    return openSync(file, FLAGS, 0o600);
+  }
+}
+
+/**
+ * Writes `data` at `position` of a restored file, and cuts the file to `truncateTo` when
+ * given. Synchronous on purpose: restore writes whole blobs into the page cache, and a
+ * thread-pool round trip per open, write and close cost more than the copies.
+ */
+export function writeAtSync(file: Buffer, data: Uint8Array, position: number, truncateTo?: number): void {
+  const fd = openReplacing(file);
+  try {
+    let written = 0;
+    while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
+    if (truncateTo !== undefined) ftruncateSync(fd, truncateTo);
+  } finally {
+    closeSync(fd);
+  }
+}
