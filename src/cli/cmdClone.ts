@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import { cloneStore } from '../ops/clone.js';
 import { withRepository, output, type GlobalOptions } from './context.js';
+import { EXIT_PARTIAL } from './exitCodes.js';
 import { formatBytes, formatDuration } from './output.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -44,6 +45,7 @@ export function registerClone(program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const out = output(g);
       const storeUrls = parseStoreUrls(opts.storeUrl);
+      const warnings: string[] = [];
       const r = await withRepository(g, (repo) =>
         cloneStore(repo, {
           snapshot: ref,
@@ -57,11 +59,17 @@ export function registerClone(program: Command): void {
           parallel: opts.dbParallel,
           onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
           onTable: out.progress ? (t, rows) => out.status(`loaded ${t} (${rows} rows)`) : undefined,
+          onWarning: (w) => warnings.push(w),
         }),
       );
       out.clearStatus();
+      for (const w of warnings) out.warn(w);
+      if (warnings.length) {
+        if (!out.json) process.stderr.write(`${warnings.length} entr${warnings.length === 1 ? 'y' : 'ies'} could not be recreated; everything else was copied\n`);
+        process.exitCode = EXIT_PARTIAL;
+      }
       if (out.json) {
-        out.printJson({ ...r, load: { ...r.load, checks: r.load.checks.length } });
+        out.printJson({ ...r, load: { ...r.load, checks: r.load.checks.length }, warnings });
         return;
       }
       out.print(`cloned store "${r.store}" from snapshot ${r.id.slice(0, 8)}`);

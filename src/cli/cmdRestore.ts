@@ -44,6 +44,7 @@ export function registerRestore(program: Command): void {
         report.id = id;
         if (storeInfoFromMeta(snapshot.meta)) {
           // a store: files to --target, the database into the one its config names (or --db)
+          const warnings: string[] = [];
           const r = await restoreStore(repo, {
             snapshot: id,
             target: opts.target,
@@ -59,11 +60,17 @@ export function registerRestore(program: Command): void {
             },
             onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
             onTable: out.progress ? (t, rows) => out.status(`loaded ${t} (${rows} rows)`) : undefined,
+            onWarning: (w) => warnings.push(w),
           });
           out.clearStatus();
           Object.assign(report, { store: r.store, safetySnapshot: r.safetySnapshot ?? null });
+          for (const w of warnings) out.warn(w);
+          if (warnings.length) {
+            process.stderr.write(`${warnings.length} entr${warnings.length === 1 ? 'y' : 'ies'} could not be recreated; everything else was restored\n`);
+            process.exitCode = EXIT_PARTIAL;
+          }
           if (r.files) {
-            report.files = { target: r.files.target, storageTarget: r.files.storageTarget ?? null, ...r.files.progress };
+            report.files = { target: r.files.target, storageTarget: r.files.storageTarget ?? null, ...r.files.progress, warnings };
             if (!out.json) out.print(`restored the files of store snapshot ${id.slice(0, 8)} to ${r.files.target}${r.files.storageTarget ? ` (storage to ${r.files.storageTarget})` : ''}: ${r.files.progress.files} files, ${r.files.progress.dirs} dirs, ${r.files.progress.symlinks} links, ${formatBytes(r.files.progress.bytes)}`);
           }
           if (r.database) {

@@ -30,6 +30,8 @@ export interface CloneOptions {
   storeUrls?: Record<number, string>;
   parallel?: number;
   onProgress?: (p: RestoreProgress, total: number) => void;
+  /** entries that could not be recreated (the rest is restored) */
+  onWarning?: (message: string) => void;
   onTable?: (table: string, rows: number) => void;
 }
 
@@ -144,9 +146,9 @@ export async function cloneStore(repo: Repository, opts: CloneOptions): Promise<
 
   // Files.
   await repo.lockShared();
-  const files = await restoreTree(repo, s.rootTree, root, [], opts.onProgress);
+  const files = await restoreTree(repo, s.rootTree, root, [], opts.onProgress, opts.onWarning);
   if (s.storageTree && storage) {
-    const p = await restoreTree(repo, s.storageTree, storage, [], opts.onProgress);
+    const p = await restoreTree(repo, s.storageTree, storage, [], opts.onProgress, opts.onWarning);
     files.files += p.files;
     files.dirs += p.dirs;
     files.symlinks += p.symlinks;

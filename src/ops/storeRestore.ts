@@ -29,6 +29,8 @@ export interface StoreRestoreOptions {
   parallel?: number;
   detect?: DetectOptions;
   onProgress?: (p: RestoreProgress, total: number) => void;
+  /** entries that could not be recreated (the rest is restored) */
+  onWarning?: (message: string) => void;
   onTable?: (table: string, rows: number) => void;
   /** told the id of the safety snapshot before anything is replaced */
   onSafetySnapshot?: (id: string) => void;
@@ -149,8 +151,8 @@ export async function restoreStore(repo: Repository, opts: StoreRestoreOptions):
       total.specials += p.specials;
       total.bytes += p.bytes;
     };
-    add(await restoreTree(repo, s.rootTree, target!, opts.includes, opts.onProgress));
-    if (s.storageTree && storageTarget) add(await restoreTree(repo, s.storageTree, storageTarget, opts.includes, opts.onProgress));
+    add(await restoreTree(repo, s.rootTree, target!, opts.includes, opts.onProgress, opts.onWarning));
+    if (s.storageTree && storageTarget) add(await restoreTree(repo, s.storageTree, storageTarget, opts.includes, opts.onProgress, opts.onWarning));
     result.files = { target: target!, ...(storageTarget ? { storageTarget } : {}), progress: total };
   }
   if (wantDb && dbUrl) {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { TestRepo, expectCode, parseJson } from '../helpers/cli.js';
+import { execFileSync } from 'node:child_process';
+import { NOBODY, TestRepo, expectCode, isRoot, parseJson } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/mariadb.js';
 import { compareTrees, removeTree } from '../helpers/tree.js';
 import { VERSION_OF, volatileDirs, volatileFiles, writeStore, type FixtureVersion, type StoreSpec } from './storeFixtures.js';
@@ -169,5 +170,27 @@ describe('restoring over a live store', () => {
     const mine = await repo.json<Array<{ id: string }>>(['snapshots', '--store', 'Your Store', '--json']);
     assert.equal(none.length, 0);
     assert.equal(mine.length, 6, 'four stores, the one restored over, and its safety snapshot');
+  });
+});
+
+describe('a store restore that cannot recreate everything', () => {
+  test('names each entry it could not recreate, restores the rest and exits 3', { skip: !isRoot() && 'needs root to make a device node and to switch user' }, async () => {
+    const u = await TestRepo.create({ ...NOBODY });
+    try {
+      const spec: StoreSpec = { ...specFor('4.x'), root: u.path('shop') };
+      await writeStore(spec);
+      execFileSync('mknod', [path.join(spec.root, 'image', 'tty-copy'), 'c', '5', '0']);
+      const b = parseJson<Backup>(expectCode(await u.run(['backup', spec.root, '--files-only', '--json']), 0));
+      assert.ok(b.store, 'backed up as a store');
+      const target = u.path('restored');
+      // as nobody, mknod is refused: a warning naming the device, the files restored, exit 3
+      const r = expectCode(await u.run(['restore', b.id, '--target', target, '--files-only', '--json']), 3);
+      assert.match(r.stderr, /^warning: cannot recreate the chardev .*image\/tty-copy/m, r.stderr);
+      const report = parseJson<{ files: { warnings: string[] } }>(r);
+      assert.equal(report.files.warnings.length, 1);
+      assert.equal(await fsp.readFile(path.join(target, 'config.php'), 'utf8'), await fsp.readFile(path.join(spec.root, 'config.php'), 'utf8'));
+    } finally {
+      await u.cleanup();
+    }
   });
 });
