@@ -150,8 +150,10 @@ export class BlobWorkers {
   /** Opens one sealed blob in a worker and writes it into `file` there; resolves with its size. */
   async writeBlob(id: string, sealed: Buffer, what: string, file: Buffer, position: number, truncateTo?: number): Promise<number> {
     const { task, slot } = this.start();
-    const copy = sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength ? sealed : Buffer.from(sealed);
-    const m = await this.send(slot, task, { task, kind: 'writeBlob', id, sealed: copy, what, file, position, truncateTo }, [copy.buffer as ArrayBuffer]);
+    // shared memory goes as it is; otherwise a buffer of its own is moved, not copied again
+    const shared = sealed.buffer instanceof SharedArrayBuffer;
+    const copy = shared || (sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength) ? sealed : Buffer.from(sealed);
+    const m = await this.send(slot, task, { task, kind: 'writeBlob', id, sealed: copy, what, file, position, truncateTo }, shared ? [] : [copy.buffer as ArrayBuffer]);
     if (m.kind !== 'written') throw new Error(`unexpected worker answer ${m.kind}`);
     return m.bytes;
   }

@@ -38,6 +38,12 @@ export interface Backend {
    * large object never sits whole in memory; it becomes visible under its name on commit.
    */
   stage?(): Promise<StagedObject>;
+  /**
+   * Reads a byte range into the caller's buffer (`range.length` bytes at its start), where the
+   * store can do so without an allocation of its own (a local directory): restore reuses its
+   * read buffers instead of faulting in fresh memory for every pack.
+   */
+  loadInto?(type: ObjectType, name: string, range: ByteRange, target: Uint8Array): Promise<void>;
   /** Deletes temporary upload files older than `olderThanMs` (left by killed processes), where the store has any. */
   removeStaleTemporaries?(olderThanMs: number): Promise<void>;
   close(): Promise<void>;

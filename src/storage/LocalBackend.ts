@@ -81,30 +81,45 @@ export class LocalBackend implements Backend {
   }
 
   async load(type: ObjectType, name: string, range?: ByteRange): Promise<Buffer> {
+    if (!range) {
+      const file = objectPath(this.root, type, name);
+      try {
+        return await fsp.readFile(file);
+      } catch (e) {
+        throw this.loadError(type, name, file, e);
+      }
+    }
+    const buf = Buffer.allocUnsafe(range.length);
+    await this.loadInto(type, name, range, buf);
+    return buf;
+  }
+
+  async loadInto(type: ObjectType, name: string, range: ByteRange, target: Uint8Array): Promise<void> {
     const file = objectPath(this.root, type, name);
     try {
-      if (!range) return await fsp.readFile(file);
       const handle = await fsp.open(file, 'r');
       try {
-        const buf = Buffer.allocUnsafe(range.length);
         let done = 0;
         while (done < range.length) {
-          const { bytesRead } = await handle.read(buf, done, range.length - done, range.offset + done);
+          const { bytesRead } = await handle.read(target, done, range.length - done, range.offset + done);
           if (bytesRead === 0) break;
           done += bytesRead;
         }
         if (done < range.length) {
           throw new OcvaultError('CorruptObject', `${type}/${name} is shorter than expected (wanted bytes ${range.offset}-${range.offset + range.length}, file ends sooner)`, { type, name });
         }
-        return buf;
       } finally {
         await handle.close();
       }
     } catch (e) {
-      if (e instanceof OcvaultError) throw e;
-      if (errnoCode(e) === 'ENOENT') throw new OcvaultError('ObjectNotFound', `${type}/${name} not found in ${this.location}`, { type, name });
-      throw storageError('read', file, e);
+      throw this.loadError(type, name, file, e);
     }
+  }
+
+  private loadError(type: ObjectType, name: string, file: string, e: unknown): Error {
+    if (e instanceof OcvaultError) return e;
+    if (errnoCode(e) === 'ENOENT') return new OcvaultError('ObjectNotFound', `${type}/${name} not found in ${this.location}`, { type, name });
+    return storageError('read', file, e);
   }
 
   async stat(type: ObjectType, name: string): Promise<ObjectInfo> {

@@ -53,6 +53,8 @@ interface PlannedDir {
 
 const SLASH = Buffer.from('/');
 const EMPTY = Buffer.alloc(0);
+/** Size of a pooled pack read buffer: a whole pack and a little more, read at once. */
+const READ_BUFFER = 18 * 1024 * 1024;
 
 function writeError(state: FileState, e: unknown): Error {
   if (e instanceof OcvaultError) return e;
@@ -174,10 +176,17 @@ export class Restorer {
     for (const g of groups) {
       const from = g[0]!.loc.offset;
       const to = Math.max(...g.map((u) => u.loc.offset + u.loc.length));
+      const backend = this.repo.backend;
+      const range = { offset: from, length: to - from };
+      const pooled = backend.loadInto ? this.takeReadBuffer(range.length) : undefined;
       let bytes: Buffer;
       try {
-        bytes = await this.repo.backend.load('data', pack, { offset: from, length: to - from });
+        if (pooled) {
+          await backend.loadInto!('data', pack, range, pooled);
+          bytes = pooled.subarray(0, range.length);
+        } else bytes = await backend.load('data', pack, range);
       } catch (e) {
+        if (pooled) this.readBuffers.push(pooled);
         if (e instanceof OcvaultError && e.code === 'ObjectNotFound') throw new OcvaultError('CorruptObject', `pack ${pack} is missing (needed for ${printablePath(g[0]!.state.file.abs)})`, { pack });
         throw e;
       }
@@ -188,7 +197,8 @@ export class Restorer {
         else byBlob.set(u.loc.id, [u]);
       }
       const limit = pLimit(8);
-      await Promise.all(
+      // settled, not raced: the read buffer goes back to the pool only once no worker reads it
+      const results = await Promise.allSettled(
         [...byBlob.values()].map((list) =>
           limit(async () => {
             const loc = list[0]!.loc;
@@ -206,7 +216,19 @@ export class Restorer {
           }),
         ),
       );
+      if (pooled) this.readBuffers.push(pooled);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
+  }
+
+  /** Pack read buffers, reused: shared with the workers (no copy) and never faulted in twice. */
+  private readonly readBuffers: Buffer[] = [];
+
+  private takeReadBuffer(length: number): Buffer {
+    const i = this.readBuffers.findIndex((b) => b.length >= length);
+    if (i >= 0) return this.readBuffers.splice(i, 1)[0]!;
+    return Buffer.from(new SharedArrayBuffer(Math.max(length, READ_BUFFER)));
   }
 
   /**
