@@ -17,12 +17,18 @@ export interface Fault {
   afterSave?: boolean;
   /** instead of failing: run this (e.g. stop the server), then let the call through */
   action?: () => Promise<void>;
+  /** instead of failing: wait this long, then let the call through (a slow store) */
+  delayMs?: number;
+  /** for loads, instead of failing: return these bytes instead of what was read (a short or garbled read) */
+  mangle?: (data: Buffer) => Buffer;
 }
 
-interface ActiveFault extends Required<Omit<Fault, 'op' | 'type' | 'action'>> {
+interface ActiveFault extends Required<Omit<Fault, 'op' | 'type' | 'action' | 'delayMs' | 'mangle'>> {
   op?: BackendOp;
   type?: ObjectType;
   action?: () => Promise<void>;
+  delayMs?: number;
+  mangle?: (data: Buffer) => Buffer;
 }
 
 /** A backend that fails on purpose, for tests of retries and of crash recovery. */
@@ -45,6 +51,8 @@ export class FaultBackend implements Backend {
       error: f.error ?? (() => storageFailure(this.location, `${f.op ?? 'operation'} (injected)`, 'connection reset by the server', true)),
       afterSave: f.afterSave ?? false,
       action: f.action,
+      delayMs: f.delayMs,
+      mangle: f.mangle,
     });
   }
 
@@ -73,6 +81,15 @@ export class FaultBackend implements Backend {
     if (f.action) {
       await f.action();
       return fn();
+    }
+    if (f.delayMs !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, f.delayMs));
+      return fn();
+    }
+    if (f.mangle) {
+      const mangle = f.mangle;
+      const data = await fn();
+      return (Buffer.isBuffer(data) ? mangle(data) : data) as T;
     }
     if (f.afterSave) await fn();
     throw f.error();
