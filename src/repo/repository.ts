@@ -256,6 +256,9 @@ export class Repository {
       await this.saveIndexSegment({ version: 1, supersedes: [], packs });
       for (const p of packs) for (const b of p.blobs) this.pendingIds.delete(b.id);
     });
+    // A failed write surfaces where flush() awaits it; until then it must not count as an
+    // unhandled rejection, which would kill the process mid-backup with a stack trace.
+    this.segmentWrites.catch(() => undefined);
   }
 
   /** Is the blob stored already, or on its way in this session? */
