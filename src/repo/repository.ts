@@ -109,6 +109,7 @@ export class Repository {
     try {
       index = LocalIndex.open(cacheDir);
     } catch (e) {
+      if (e instanceof OcvaultError) throw e;
       throw new OcvaultError('StorageError', `cannot open the local index in ${cacheDir}: ${e instanceof Error ? e.message : String(e)}`, { cacheDir });
     }
     const repo = new Repository(backend, config, master, keyName, hasher, sealer, index, cacheDir);
