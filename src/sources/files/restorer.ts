@@ -127,14 +127,21 @@ export class Restorer {
     const limitPacks = pLimit(2);
     const packs = [...byPack.keys()].sort();
     try {
-      await Promise.all(packs.map((pack) => limitPacks(() => this.restorePack(pack, byPack.get(pack)!, onProgress))));
+      await settleAll(packs.map((pack) => limitPacks(() => (this.failed ? undefined : this.restorePack(pack, byPack.get(pack)!, onProgress))).catch(this.stop)));
     } catch (e) {
-      // Close what a failed restore left open; the error names the damaged pack.
-      limitPacks.clearQueue();
+      // Close what a failed restore left open (nothing writes any more); the error names the damaged pack.
       await Promise.all(states.filter((s) => s.remaining > 0 && s.handle).map((s) => s.handle!.then((h) => h.close()).catch(() => undefined)));
       throw e;
     }
   }
+
+  /** Set by the first failure: no new pack or blob is started after it. */
+  private failed = false;
+
+  private readonly stop = (e: unknown): never => {
+    this.failed = true;
+    throw e;
+  };
 
   private async restorePack(pack: string, uses: BlobUse[], onProgress?: () => void): Promise<void> {
     uses.sort((a, b) => a.loc.offset - b.loc.offset);
@@ -147,6 +154,7 @@ export class Restorer {
       else groups.push([u]);
     }
     for (const g of groups) {
+      if (this.failed) return;
       const from = g[0]!.loc.offset;
       const to = Math.max(...g.map((u) => u.loc.offset + u.loc.length));
       let bytes: Buffer;
@@ -163,9 +171,10 @@ export class Restorer {
         else byBlob.set(u.loc.id, [u]);
       }
       const limit = pLimit(8);
-      await Promise.all(
+      await settleAll(
         [...byBlob.values()].map((list) =>
           limit(async () => {
+            if (this.failed) return;
             const loc = list[0]!.loc;
             const sealed = bytes.subarray(loc.offset - from, loc.offset - from + loc.length);
             const plain = await this.repo.openBlobAnywhere(loc.id, sealed, `blob ${loc.id.slice(0, 12)} in pack ${pack}`).catch((e: unknown) => {
@@ -178,7 +187,7 @@ export class Restorer {
               onProgress?.();
               if (--u.state.remaining === 0) await this.finishFile(u.state);
             }
-          }),
+          }).catch(this.stop),
         ),
       );
     }
@@ -260,4 +269,14 @@ async function openForWrite(abs: Buffer): Promise<fsp.FileHandle> {
     }
     throw e;
   }
+}
+
+/**
+ * Waits for every task, then throws the first failure: a failed restore returns only once
+ * nothing writes into the target any more (the caller may remove it at once).
+ */
+async function settleAll(tasks: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(tasks);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }
