@@ -101,7 +101,7 @@ export class Repository {
     }
     const config = decodeRepoConfig(configBytes);
     const hasher = await blake3();
-    const { master, keyName } = await unlockMaster(backend, config, opts.password);
+    const { master, keyName } = await unlockMaster(backend, config, opts.password, hasher);
     await prepareHashKey(master.id);
     const sealer = makeSealer(config.cipher, master.encryption);
     const cacheDir = path.join(opts.cacheDir ?? defaultCacheDir(), config.id);
@@ -456,12 +456,26 @@ export class Repository {
   }
 }
 
-async function unlockMaster(backend: Backend, config: RepoConfig, password: string | undefined): Promise<{ master: MasterKey; keyName: string }> {
+async function unlockMaster(backend: Backend, config: RepoConfig, password: string | undefined, hasher: Blake3): Promise<{ master: MasterKey; keyName: string }> {
   const keys = await backend.list('keys');
   if (keys.length === 0) throw new OcvaultError('CorruptObject', `repository ${backend.location} has no keys`);
   let wrong: OcvaultError | undefined;
+  // A key file is named by the hash of its bytes: a damaged one is told apart from a wrong
+  // password, and does not stop another key from opening the repository.
+  let damaged: OcvaultError | undefined;
   for (const k of keys) {
-    const file = decodeKeyFile(await backend.load('keys', k.name), k.name);
+    let file: ReturnType<typeof decodeKeyFile>;
+    try {
+      const bytes = await backend.load('keys', k.name);
+      if (hasher.plain(bytes).toString('hex') !== k.name) throw new OcvaultError('CorruptObject', `key file keys/${k.name} is damaged (its content does not match its name)`, { object: `keys/${k.name}` });
+      file = decodeKeyFile(bytes, k.name);
+    } catch (e) {
+      if (e instanceof OcvaultError && e.code === 'CorruptObject') {
+        damaged ??= e;
+        continue;
+      }
+      throw e;
+    }
     if (config.cipher === 'none' || file.kdf === 'none') {
       if (file.kdf === 'none') return { master: await unlockKeyFile(file, undefined, k.name), keyName: k.name };
       continue;
@@ -477,5 +491,6 @@ async function unlockMaster(backend: Backend, config: RepoConfig, password: stri
       throw e;
     }
   }
-  throw wrong ?? new OcvaultError('WrongPassword', 'wrong password (no key in the repository opens with it)');
+  if (damaged && wrong?.code === 'WrongPassword') throw new OcvaultError('WrongPassword', `${wrong.message}; ${damaged.message}`, wrong.data);
+  throw wrong ?? damaged ?? new OcvaultError('WrongPassword', 'wrong password (no key in the repository opens with it)');
 }
