@@ -58,6 +58,7 @@ export function registerRestore(program: Command): void {
             },
             onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
             onTable: out.progress ? (t, rows) => out.status(`loaded ${t} (${rows} rows)`) : undefined,
+            onWarning: (m) => out.warn(m),
           });
           out.clearStatus();
           Object.assign(report, { store: r.store, safetySnapshot: r.safetySnapshot ?? null });
@@ -84,6 +85,7 @@ export function registerRestore(program: Command): void {
             target: opts.target!,
             includes: opts.include,
             onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
+            onWarning: (m) => out.warn(m),
           });
           out.clearStatus();
           report.files = { target: opts.target, ...r.progress };

@@ -32,6 +32,8 @@ export interface StoreRestoreOptions {
   onTable?: (table: string, rows: number) => void;
   /** told the id of the safety snapshot before anything is replaced */
   onSafetySnapshot?: (id: string) => void;
+  /** told when the repository cannot be locked (full or read-only) and the file restore goes on without */
+  onWarning?: (message: string) => void;
 }
 
 export interface StoreRestoreResult {
@@ -140,7 +142,7 @@ export async function restoreStore(repo: Repository, opts: StoreRestoreOptions):
 
   const result: StoreRestoreResult = { id, store: info.store, ...(safetySnapshot ? { safetySnapshot } : {}) };
   if (wantFiles) {
-    await repo.lockShared();
+    await repo.lockForReading(opts.onWarning);
     const total = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
     const add = (p: RestoreProgress): void => {
       total.files += p.files;

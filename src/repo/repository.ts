@@ -34,6 +34,9 @@ export interface InitOptions extends OpenOptions {
   configOverrides?: Partial<Pick<RepoConfig, 'chunker' | 'dbChunker' | 'packSize'>>;
 }
 
+/** Why a lock cannot be written on a store that can still be read: full, read-only, not ours. */
+const UNWRITABLE_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM']);
+
 /** Packs per index segment written while a backup runs, so a crash loses little. */
 const PACKS_PER_SEGMENT = 16;
 
@@ -142,6 +145,22 @@ export class Repository {
   /** Takes a shared lock, unless this process already holds a lock. */
   async lockShared(): Promise<void> {
     this.lock ??= await acquireLock(this.backend, this.sealer, this.hasher, false);
+  }
+
+  /**
+   * For operations that only read (restore): a shared lock when one can be written. When the
+   * repository's disk is full or read-only, that is exactly when a restore is needed, so it
+   * goes on without one and says so; it verifies every blob it reads, so a prune running at
+   * the same time can make it fail, never restore wrong data.
+   */
+  async lockForReading(onWarning?: (message: string) => void): Promise<void> {
+    try {
+      await this.lockShared();
+    } catch (e) {
+      const errno = e instanceof OcvaultError && e.code === 'StorageError' ? e.data.errno : undefined;
+      if (typeof errno !== 'string' || !UNWRITABLE_ERRNO.has(errno)) throw e;
+      onWarning?.(`${(e as Error).message}; going on without a lock`);
+    }
   }
 
   /** Takes the exclusive lock (upgrading a shared one this process holds). */
