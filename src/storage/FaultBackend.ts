@@ -37,6 +37,10 @@ export class FaultBackend implements Backend {
   private faults: ActiveFault[] = [];
   /** calls per operation, failed ones included */
   readonly calls: Record<BackendOp, number> = { create: 0, save: 0, load: 0, stat: 0, list: 0, remove: 0 };
+  /** calls by `op type` (e.g. `remove data`), failed ones included */
+  readonly callsByType = new Map<string, number>();
+  /** injected failures thrown so far */
+  failures = 0;
 
   constructor(readonly inner: Backend) {
     this.location = inner.location;
@@ -63,6 +67,7 @@ export class FaultBackend implements Backend {
   /** The fault this call hits, if any (counting down its skips and times). */
   private hit(op: BackendOp, type?: ObjectType): ActiveFault | undefined {
     this.calls[op]++;
+    if (type) this.callsByType.set(`${op} ${type}`, (this.callsByType.get(`${op} ${type}`) ?? 0) + 1);
     for (const f of this.faults) {
       if ((f.op && f.op !== op) || (f.type && f.type !== type) || f.times <= 0) continue;
       if (f.skip > 0) {
@@ -92,6 +97,7 @@ export class FaultBackend implements Backend {
       return (Buffer.isBuffer(data) ? mangle(data) : data) as T;
     }
     if (f.afterSave) await fn();
+    this.failures++;
     throw f.error();
   }
 
