@@ -23,6 +23,8 @@ export function tmpfsUnavailable(): string | undefined {
 export interface Tmpfs {
   dir: string;
   resize(bytes: number): Promise<void>;
+  /** remount read-only (true) or read-write */
+  readOnly(ro: boolean): Promise<void>;
   unmount(): Promise<void>;
 }
 
@@ -34,6 +36,9 @@ export async function mountTmpfs(dir: string, bytes: number): Promise<Tmpfs> {
     dir,
     resize: async (n) => {
       await run('mount', ['-o', `remount,size=${n}`, dir]);
+    },
+    readOnly: async (ro) => {
+      await run('mount', ['-o', `remount,${ro ? 'ro' : 'rw'}`, dir]);
     },
     unmount: async () => {
       if (!mounted) return;
