@@ -93,7 +93,11 @@ export type MutationKind = 'bitflip' | 'truncate' | 'extend' | 'zero-range' | 'r
 
 export const MUTATION_KINDS: readonly MutationKind[] = ['bitflip', 'truncate', 'extend', 'zero-range', 'random-range', 'empty'];
 
-/** Mutates `data` (never returning it unchanged); `what` describes the change for messages. */
+/**
+ * Mutates `data` (never returning it unchanged); `what` describes the change for messages.
+ * Draws the same number of values from `rnd` whatever the data's length (random fill comes
+ * from a PRNG of its own), so a seed replays even where object sizes differ between runs.
+ */
 export function mutate(data: Buffer, kind: MutationKind, rnd: Prng): { bytes: Buffer; what: string } {
   const len = data.length;
   const at = (): number => rnd.int(Math.max(1, len));
@@ -117,7 +121,7 @@ export function mutate(data: Buffer, kind: MutationKind, rnd: Prng): { bytes: Bu
     }
     case 'extend': {
       const n = 1 + rnd.int(rnd.next() < 0.5 ? 8 : 4096);
-      const extra = rnd.next() < 0.5 ? Buffer.alloc(n) : rnd.bytes(n);
+      const extra = rnd.next() < 0.5 ? Buffer.alloc(n) : new Prng(rnd.int(2 ** 32)).bytes(n);
       return { bytes: Buffer.concat([data, extra]), what: `extended by ${n} bytes` };
     }
     case 'zero-range':
@@ -125,7 +129,7 @@ export function mutate(data: Buffer, kind: MutationKind, rnd: Prng): { bytes: Bu
       const out = Buffer.from(data);
       const start = at();
       const n = 1 + rnd.int(Math.min(Math.max(1, len - start), rnd.next() < 0.5 ? 16 : 65536));
-      const fill = kind === 'zero-range' ? Buffer.alloc(n) : rnd.bytes(n);
+      const fill = kind === 'zero-range' ? Buffer.alloc(n) : new Prng(rnd.int(2 ** 32)).bytes(n);
       fill.copy(out, start);
       if (out.equals(data)) out[start] = out[start]! ^ 0xff;
       return { bytes: out, what: `${kind} ${start}+${n}` };
