@@ -59,7 +59,7 @@ export function registerClone(program: Command): void {
           parallel: opts.dbParallel,
           onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
           onTable: out.progress ? (t, rows) => out.status(`loaded ${t} (${rows} rows)`) : undefined,
-          onWarning: (w) => warnings.push(w),
+          onUnrestored: (w) => warnings.push(w),
         }),
       );
       out.clearStatus();

@@ -14,7 +14,7 @@ export function registerRepair(program: Command): void {
       const out = output(g);
       const r = await withTolerantRepository(g, (repo, backend, skipped) => {
         for (const s of skipped) out.warn(`${s.type}/${s.name} is damaged and will be replaced: ${s.message}`);
-        return repairIndex(repo, (pack, why) => out.warn(`pack ${pack} skipped: ${why}`), backend);
+        return repairIndex(repo, (pack, why, kept) => out.warn(kept ? `pack ${pack} is damaged (${why}); its blobs stay indexed as the old index listed them ('ocvault check --read-data' tells which are intact)` : `pack ${pack} skipped: ${why}`), backend);
       });
       if (out.json) out.printJson(r);
       else out.print(`index rebuilt from ${r.packs} packs (${r.blobs} blobs); ${r.segmentsRemoved} old segment(s) replaced${r.damagedPacks.length ? `; ${r.damagedPacks.length} damaged pack(s) skipped` : ''}`);

@@ -60,7 +60,8 @@ export function registerRestore(program: Command): void {
             },
             onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
             onTable: out.progress ? (t, rows) => out.status(`loaded ${t} (${rows} rows)`) : undefined,
-            onWarning: (w) => warnings.push(w),
+            onWarning: (m) => out.warn(m),
+            onUnrestored: (w) => warnings.push(w),
           });
           out.clearStatus();
           Object.assign(report, { store: r.store, safetySnapshot: r.safetySnapshot ?? null });
@@ -92,6 +93,7 @@ export function registerRestore(program: Command): void {
             target: opts.target!,
             includes: opts.include,
             onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
+            onWarning: (m) => out.warn(m),
           });
           out.clearStatus();
           report.files = { target: opts.target, ...r.progress, warnings: r.warnings };

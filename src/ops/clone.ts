@@ -31,7 +31,7 @@ export interface CloneOptions {
   parallel?: number;
   onProgress?: (p: RestoreProgress, total: number) => void;
   /** entries that could not be recreated (the rest is restored) */
-  onWarning?: (message: string) => void;
+  onUnrestored?: (message: string) => void;
   onTable?: (table: string, rows: number) => void;
 }
 
@@ -146,9 +146,9 @@ export async function cloneStore(repo: Repository, opts: CloneOptions): Promise<
 
   // Files.
   await repo.lockShared();
-  const files = await restoreTree(repo, s.rootTree, root, [], opts.onProgress, opts.onWarning);
+  const files = await restoreTree(repo, s.rootTree, root, [], opts.onProgress, opts.onUnrestored);
   if (s.storageTree && storage) {
-    const p = await restoreTree(repo, s.storageTree, storage, [], opts.onProgress, opts.onWarning);
+    const p = await restoreTree(repo, s.storageTree, storage, [], opts.onProgress, opts.onUnrestored);
     files.files += p.files;
     files.dirs += p.dirs;
     files.symlinks += p.symlinks;

@@ -8,6 +8,8 @@ export interface RestoreOptions {
   target: string;
   includes: string[];
   onProgress?: (p: RestoreProgress, total: number) => void;
+  /** told when the repository cannot be locked (full or read-only) and the restore goes on without */
+  onWarning?: (message: string) => void;
 }
 
 export interface RestoreResult {
@@ -21,7 +23,7 @@ export interface RestoreResult {
 export async function restore(repo: Repository, opts: RestoreOptions): Promise<RestoreResult> {
   const { id, snapshot } = repo.resolveSnapshot(opts.snapshot);
   if (!snapshot.tree) throw new OcvaultError('Usage', `snapshot ${id.slice(0, 8)} holds no files`);
-  await repo.lockShared();
+  await repo.lockForReading(opts.onWarning);
   repo.startWorkers();
   const restorer = new Restorer(repo, { includes: opts.includes.map(parsePattern), owners: process.getuid?.() === 0 });
   const total = await restorer.plan(snapshot.tree, opts.target);

@@ -30,10 +30,12 @@ export interface StoreRestoreOptions {
   detect?: DetectOptions;
   onProgress?: (p: RestoreProgress, total: number) => void;
   /** entries that could not be recreated (the rest is restored) */
-  onWarning?: (message: string) => void;
+  onUnrestored?: (message: string) => void;
   onTable?: (table: string, rows: number) => void;
   /** told the id of the safety snapshot before anything is replaced */
   onSafetySnapshot?: (id: string) => void;
+  /** told when the repository cannot be locked (full or read-only) and the file restore goes on without */
+  onWarning?: (message: string) => void;
 }
 
 export interface StoreRestoreResult {
@@ -142,7 +144,7 @@ export async function restoreStore(repo: Repository, opts: StoreRestoreOptions):
 
   const result: StoreRestoreResult = { id, store: info.store, ...(safetySnapshot ? { safetySnapshot } : {}) };
   if (wantFiles) {
-    await repo.lockShared();
+    await repo.lockForReading(opts.onWarning);
     const total = { files: 0, dirs: 0, symlinks: 0, specials: 0, bytes: 0 };
     const add = (p: RestoreProgress): void => {
       total.files += p.files;
@@ -151,8 +153,8 @@ export async function restoreStore(repo: Repository, opts: StoreRestoreOptions):
       total.specials += p.specials;
       total.bytes += p.bytes;
     };
-    add(await restoreTree(repo, s.rootTree, target!, opts.includes, opts.onProgress, opts.onWarning));
-    if (s.storageTree && storageTarget) add(await restoreTree(repo, s.storageTree, storageTarget, opts.includes, opts.onProgress, opts.onWarning));
+    add(await restoreTree(repo, s.rootTree, target!, opts.includes, opts.onProgress, opts.onUnrestored));
+    if (s.storageTree && storageTarget) add(await restoreTree(repo, s.storageTree, storageTarget, opts.includes, opts.onProgress, opts.onUnrestored));
     result.files = { target: target!, ...(storageTarget ? { storageTarget } : {}), progress: total };
   }
   if (wantDb && dbUrl) {

@@ -62,8 +62,8 @@ export async function snapshotConfig(repo: Repository, s: StoreSnapshot, rel: st
   return { text, config: parsePhpConfig(text, asPath) };
 }
 
-/** Restores a tree (all of it, or what `includes` select) into `target`; `onWarning` hears what could not be recreated. */
-export async function restoreTree(repo: Repository, tree: BlobId, target: string, includes: string[], onProgress?: (p: RestoreProgress, total: number) => void, onWarning?: (message: string) => void): Promise<RestoreProgress> {
+/** Restores a tree (all of it, or what `includes` select) into `target`; `onUnrestored` hears what could not be recreated. */
+export async function restoreTree(repo: Repository, tree: BlobId, target: string, includes: string[], onProgress?: (p: RestoreProgress, total: number) => void, onUnrestored?: (message: string) => void): Promise<RestoreProgress> {
   repo.startWorkers();
   const restorer = new Restorer(repo, { includes: includes.map(parsePattern), owners: process.getuid?.() === 0 });
   const total = await restorer.plan(tree, target);
@@ -76,7 +76,7 @@ export async function restoreTree(repo: Repository, tree: BlobId, target: string
     }
   });
   onProgress?.(restorer.progress, total);
-  for (const w of restorer.warnings) onWarning?.(w);
+  for (const w of restorer.warnings) onUnrestored?.(w);
   return restorer.progress;
 }
 

@@ -1,4 +1,4 @@
-import { Compressor, decompress } from 'zstd-napi';
+import { Compressor, Decompressor } from 'zstd-napi';
 import { OcvaultError } from '../errors/OcvaultError.js';
 
 /**
@@ -62,12 +62,30 @@ export function encodeBlobPlain(data: Uint8Array, level: number): Buffer {
   return out;
 }
 
+let decompressor: Decompressor | undefined;
+
+/**
+ * zstd-napi's shared decompress() keeps one context for the process: a damaged frame without a
+ * content size fails mid-stream and leaves it there, and every later call, on intact data too,
+ * fails ("Operation not authorized at current processing stage"). A context that failed is
+ * dropped instead.
+ */
+function unzstd(data: Buffer): Buffer {
+  decompressor ??= new Decompressor();
+  try {
+    return decompressor.decompress(data);
+  } catch (e) {
+    decompressor = undefined;
+    throw e;
+  }
+}
+
 export function decodeBlobPlain(plain: Buffer, what: string): Buffer {
   if (plain.length === 0) throw new OcvaultError('CorruptObject', `${what} is empty`, { what });
   if (plain[0] === RAW) return plain.subarray(1);
   if (plain[0] === ZSTD) {
     try {
-      return decompress(plain.subarray(1));
+      return unzstd(plain.subarray(1));
     } catch {
       throw new OcvaultError('CorruptObject', `${what} does not decompress`, { what });
     }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { BlobId, BlobType } from './blobId.js';
 import type { IndexSegment } from './indexSegment.js';
 import type { Snapshot } from './snapshot.js';
+import { OcvaultError, errnoCode } from '../errors/OcvaultError.js';
 
 /** Where a blob lives. */
 export interface BlobLocation {
@@ -25,6 +26,30 @@ CREATE TABLE IF NOT EXISTS blobs (
   PRIMARY KEY (id, pack)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (id TEXT PRIMARY KEY, time TEXT NOT NULL, body TEXT NOT NULL);
 `;
+
+/** Less free space than this where SQLite reports an I/O error means the disk is full. */
+const NEARLY_FULL = 1024 * 1024;
+
+function nearlyFull(dir: string): boolean {
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize < NEARLY_FULL;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A SQLite failure as one line naming the index file. SQLite says "disk I/O error" when a
+ * full disk stops it growing its journal, so an I/O error on a nearly full disk is called that.
+ */
+function sqliteFailure(action: 'open' | 'update', file: string, e: unknown): OcvaultError | undefined {
+  const code = errnoCode(e);
+  if (!code?.startsWith('SQLITE_')) return undefined;
+  const full = code === 'SQLITE_FULL' || (code.startsWith('SQLITE_IOERR') && nearlyFull(path.dirname(file)));
+  const why = full ? 'no space left on device' : e instanceof Error ? e.message : code;
+  return new OcvaultError('StorageError', `cannot ${action} the local index ${file}: ${why}`, { file, errno: code }, { cause: e });
+}
 
 /**
  * The SQLite index in the cache directory: a copy of the index segments and the snapshot
@@ -60,7 +85,12 @@ export class LocalIndex {
 
   static open(dir: string): LocalIndex {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    return new LocalIndex(path.join(dir, 'index.sqlite'), false);
+    const file = path.join(dir, 'index.sqlite');
+    try {
+      return new LocalIndex(file, false);
+    } catch (e) {
+      throw sqliteFailure('open', file, e) ?? e;
+    }
   }
 
   static openReadonly(file: string): LocalIndex {
@@ -69,6 +99,18 @@ export class LocalIndex {
 
   close(): void {
     this.db.close();
+  }
+
+  /**
+   * Runs a write; a failing SQLite write (a full disk, an I/O error, a read-only cache) becomes
+   * one line naming the index file instead of a bare "database or disk is full".
+   */
+  private write<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw sqliteFailure('update', this.file, e) ?? e;
+    }
   }
 
   has(id: BlobId): boolean {
@@ -90,7 +132,7 @@ export class LocalIndex {
    * deleted next), and are remembered as loaded so a later sync does not bring them back.
    */
   addSegment(name: string, seg: IndexSegment): void {
-    this.db.transaction(() => {
+    this.write(this.db.transaction(() => {
       for (const old of seg.supersedes) {
         this.db.prepare('DELETE FROM blobs WHERE pack IN (SELECT id FROM packs WHERE segment = ?)').run(old);
         this.db.prepare('DELETE FROM packs WHERE segment = ?').run(old);
@@ -101,7 +143,7 @@ export class LocalIndex {
         this.stmt.insertPack.run(p.id, p.size, name);
         for (const b of p.blobs) this.stmt.insertBlob.run(Buffer.from(b.id, 'hex'), p.id, b.type === 'tree' ? 1 : 0, b.offset, b.length, b.rawLength);
       }
-    })();
+    }));
   }
 
   /** Segments that contribute packs (superseded ones are recorded empty). */
@@ -110,7 +152,7 @@ export class LocalIndex {
   }
 
   clearBlobs(): void {
-    this.db.exec('DELETE FROM blobs; DELETE FROM packs; DELETE FROM segments;');
+    this.write(() => this.db.exec('DELETE FROM blobs; DELETE FROM packs; DELETE FROM segments;'));
   }
 
   packs(): { id: string; size: number }[] {
@@ -128,11 +170,11 @@ export class LocalIndex {
   }
 
   putSnapshot(id: string, snap: Snapshot): void {
-    this.db.prepare('INSERT OR REPLACE INTO snapshots (id, time, body) VALUES (?, ?, ?)').run(id, snap.time, JSON.stringify(snap));
+    this.write(() => this.db.prepare('INSERT OR REPLACE INTO snapshots (id, time, body) VALUES (?, ?, ?)').run(id, snap.time, JSON.stringify(snap)));
   }
 
   removeSnapshot(id: string): void {
-    this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(id);
+    this.write(() => this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(id));
   }
 
   /** Snapshots oldest first. */
@@ -146,6 +188,6 @@ export class LocalIndex {
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+    this.write(() => this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value));
   }
 }

@@ -35,6 +35,9 @@ export interface InitOptions extends OpenOptions {
   configOverrides?: Partial<Pick<RepoConfig, 'chunker' | 'dbChunker' | 'packSize'>>;
 }
 
+/** Why a lock cannot be written on a store that can still be read: full, read-only, not ours. */
+const UNWRITABLE_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM']);
+
 /** Packs per index segment written while a backup runs, so a crash loses little. */
 const PACKS_PER_SEGMENT = 16;
 
@@ -102,7 +105,7 @@ export class Repository {
     }
     const config = decodeRepoConfig(configBytes);
     const hasher = await blake3();
-    const { master, keyName } = await unlockMaster(backend, config, opts.password);
+    const { master, keyName } = await unlockMaster(backend, config, opts.password, hasher);
     await prepareHashKey(master.id);
     const sealer = makeSealer(config.cipher, master.encryption);
     const cacheDir = path.join(opts.cacheDir ?? defaultCacheDir(), config.id);
@@ -110,6 +113,7 @@ export class Repository {
     try {
       index = LocalIndex.open(cacheDir);
     } catch (e) {
+      if (e instanceof OcvaultError) throw e;
       throw new OcvaultError('StorageError', `cannot open the local index in ${cacheDir}: ${e instanceof Error ? e.message : String(e)}`, { cacheDir });
     }
     const repo = new Repository(backend, config, master, keyName, hasher, sealer, index, cacheDir);
@@ -142,6 +146,22 @@ export class Repository {
   /** Takes a shared lock, unless this process already holds a lock. */
   async lockShared(): Promise<void> {
     this.lock ??= await acquireLock(this.backend, this.sealer, this.hasher, false);
+  }
+
+  /**
+   * For operations that only read (restore): a shared lock when one can be written. When the
+   * repository's disk is full or read-only, that is exactly when a restore is needed, so it
+   * goes on without one and says so; it verifies every blob it reads, so a prune running at
+   * the same time can make it fail, never restore wrong data.
+   */
+  async lockForReading(onWarning?: (message: string) => void): Promise<void> {
+    try {
+      await this.lockShared();
+    } catch (e) {
+      const errno = e instanceof OcvaultError && e.code === 'StorageError' ? e.data.errno : undefined;
+      if (typeof errno !== 'string' || !UNWRITABLE_ERRNO.has(errno)) throw e;
+      onWarning?.(`${(e as Error).message}; going on without a lock`);
+    }
   }
 
   /** Takes the exclusive lock (upgrading a shared one this process holds). */
@@ -257,6 +277,9 @@ export class Repository {
       await this.saveIndexSegment({ version: 1, supersedes: [], packs });
       for (const p of packs) for (const b of p.blobs) this.pendingIds.delete(b.id);
     });
+    // A failed write surfaces where flush() awaits it; until then it must not count as an
+    // unhandled rejection, which would kill the process mid-backup with a stack trace.
+    this.segmentWrites.catch(() => undefined);
   }
 
   /** Is the blob stored already, or on its way in this session? */
@@ -464,12 +487,26 @@ export class Repository {
   }
 }
 
-async function unlockMaster(backend: Backend, config: RepoConfig, password: string | undefined): Promise<{ master: MasterKey; keyName: string }> {
+async function unlockMaster(backend: Backend, config: RepoConfig, password: string | undefined, hasher: Blake3): Promise<{ master: MasterKey; keyName: string }> {
   const keys = await backend.list('keys');
   if (keys.length === 0) throw new OcvaultError('CorruptObject', `repository ${backend.location} has no keys`);
   let wrong: OcvaultError | undefined;
+  // A key file is named by the hash of its bytes: a damaged one is told apart from a wrong
+  // password, and does not stop another key from opening the repository.
+  let damaged: OcvaultError | undefined;
   for (const k of keys) {
-    const file = decodeKeyFile(await backend.load('keys', k.name), k.name);
+    let file: ReturnType<typeof decodeKeyFile>;
+    try {
+      const bytes = await backend.load('keys', k.name);
+      if (hasher.plain(bytes).toString('hex') !== k.name) throw new OcvaultError('CorruptObject', `key file keys/${k.name} is damaged (its content does not match its name)`, { object: `keys/${k.name}` });
+      file = decodeKeyFile(bytes, k.name);
+    } catch (e) {
+      if (e instanceof OcvaultError && e.code === 'CorruptObject') {
+        damaged ??= e;
+        continue;
+      }
+      throw e;
+    }
     if (config.cipher === 'none' || file.kdf === 'none') {
       if (file.kdf === 'none') return { master: await unlockKeyFile(file, undefined, k.name), keyName: k.name };
       continue;
@@ -485,5 +522,6 @@ async function unlockMaster(backend: Backend, config: RepoConfig, password: stri
       throw e;
     }
   }
-  throw wrong ?? new OcvaultError('WrongPassword', 'wrong password (no key in the repository opens with it)');
+  if (damaged && wrong?.code === 'WrongPassword') throw new OcvaultError('WrongPassword', `${wrong.message}; ${damaged.message}`, wrong.data);
+  throw wrong ?? damaged ?? new OcvaultError('WrongPassword', 'wrong password (no key in the repository opens with it)');
 }

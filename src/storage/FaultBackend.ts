@@ -17,12 +17,18 @@ export interface Fault {
   afterSave?: boolean;
   /** instead of failing: run this (e.g. stop the server), then let the call through */
   action?: () => Promise<void>;
+  /** instead of failing: wait this long, then let the call through (a slow store) */
+  delayMs?: number;
+  /** for loads, instead of failing: return these bytes instead of what was read (a short or garbled read) */
+  mangle?: (data: Buffer) => Buffer;
 }
 
-interface ActiveFault extends Required<Omit<Fault, 'op' | 'type' | 'action'>> {
+interface ActiveFault extends Required<Omit<Fault, 'op' | 'type' | 'action' | 'delayMs' | 'mangle'>> {
   op?: BackendOp;
   type?: ObjectType;
   action?: () => Promise<void>;
+  delayMs?: number;
+  mangle?: (data: Buffer) => Buffer;
 }
 
 /** A backend that fails on purpose, for tests of retries and of crash recovery. */
@@ -31,6 +37,10 @@ export class FaultBackend implements Backend {
   private faults: ActiveFault[] = [];
   /** calls per operation, failed ones included */
   readonly calls: Record<BackendOp, number> = { create: 0, save: 0, load: 0, stat: 0, list: 0, remove: 0 };
+  /** calls by `op type` (e.g. `remove data`), failed ones included */
+  readonly callsByType = new Map<string, number>();
+  /** injected failures thrown so far */
+  failures = 0;
 
   constructor(readonly inner: Backend) {
     this.location = inner.location;
@@ -45,6 +55,8 @@ export class FaultBackend implements Backend {
       error: f.error ?? (() => storageFailure(this.location, `${f.op ?? 'operation'} (injected)`, 'connection reset by the server', true)),
       afterSave: f.afterSave ?? false,
       action: f.action,
+      delayMs: f.delayMs,
+      mangle: f.mangle,
     });
   }
 
@@ -55,6 +67,7 @@ export class FaultBackend implements Backend {
   /** The fault this call hits, if any (counting down its skips and times). */
   private hit(op: BackendOp, type?: ObjectType): ActiveFault | undefined {
     this.calls[op]++;
+    if (type) this.callsByType.set(`${op} ${type}`, (this.callsByType.get(`${op} ${type}`) ?? 0) + 1);
     for (const f of this.faults) {
       if ((f.op && f.op !== op) || (f.type && f.type !== type) || f.times <= 0) continue;
       if (f.skip > 0) {
@@ -74,7 +87,17 @@ export class FaultBackend implements Backend {
       await f.action();
       return fn();
     }
+    if (f.delayMs !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, f.delayMs));
+      return fn();
+    }
+    if (f.mangle) {
+      const mangle = f.mangle;
+      const data = await fn();
+      return (Buffer.isBuffer(data) ? mangle(data) : data) as T;
+    }
     if (f.afterSave) await fn();
+    this.failures++;
     throw f.error();
   }
 

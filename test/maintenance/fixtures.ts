@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { TestRepo } from '../helpers/cli.js';
 import { hashTree } from '../helpers/tree.js';
 import { LocalBackend } from '../../src/storage/LocalBackend.js';
-import type { Backend, ByteRange, ObjectInfo, ObjectType } from '../../src/storage/Backend.js';
+import type { Backend, ObjectType } from '../../src/storage/Backend.js';
+import { FaultBackend } from '../../src/storage/FaultBackend.js';
 import { Repository } from '../../src/repo/repository.js';
 import { backup } from '../../src/ops/backup.js';
 import { restore } from '../../src/ops/restore.js';
@@ -108,59 +109,13 @@ export interface Fault {
 }
 
 /** A local backend that throws at one chosen operation, like a process killed right there. */
-export class FaultyBackend implements Backend {
-  private readonly inner: LocalBackend;
-  /** matching calls so far */
-  seen = 0;
-  fired = false;
-
-  constructor(root: string, private readonly fault: Fault) {
-    this.inner = new LocalBackend(root);
+export class FaultyBackend extends FaultBackend {
+  constructor(root: string, fault: Fault) {
+    super(new LocalBackend(root));
+    this.inject({ op: fault.op, type: fault.type, skip: fault.nth - 1, error: () => new Error(`injected crash at ${fault.op} ${fault.type} #${fault.nth}`) });
   }
 
-  get location(): string {
-    return this.inner.location;
-  }
-
-  /** calls so far by `op type` (e.g. `remove data`), for counting runs */
-  readonly calls = new Map<string, number>();
-
-  private trip(op: Fault['op'], type: ObjectType): void {
-    this.calls.set(`${op} ${type}`, (this.calls.get(`${op} ${type}`) ?? 0) + 1);
-    if (op !== this.fault.op || type !== this.fault.type || this.fired) return;
-    if (++this.seen === this.fault.nth) {
-      this.fired = true;
-      throw new Error(`injected crash at ${op} ${type} #${this.seen}`);
-    }
-  }
-
-  create(): Promise<void> {
-    return this.inner.create();
-  }
-
-  async save(type: ObjectType, name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    this.trip('save', type);
-    return this.inner.save(type, name, data);
-  }
-
-  load(type: ObjectType, name: string, range?: ByteRange): Promise<Buffer> {
-    return this.inner.load(type, name, range);
-  }
-
-  stat(type: ObjectType, name: string): Promise<ObjectInfo> {
-    return this.inner.stat(type, name);
-  }
-
-  list(type: ObjectType): Promise<ObjectInfo[]> {
-    return this.inner.list(type);
-  }
-
-  async remove(type: ObjectType, name: string): Promise<void> {
-    this.trip('remove', type);
-    return this.inner.remove(type, name);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
+  get fired(): boolean {
+    return this.failures > 0;
   }
 }

@@ -52,7 +52,7 @@ describe('prune is crash-safe', () => {
     } finally {
       await repo.close();
     }
-    return counter.calls;
+    return counter.callsByType;
   }
 
   /** check finds no error and (with `restores`) every kept snapshot restores byte for byte; a fresh cache unless `cacheDir`. */

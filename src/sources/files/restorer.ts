@@ -155,13 +155,17 @@ export class Restorer {
     for (const s of states) if (s.remaining === 0) this.finishFile(s);
     const limitPacks = pLimit(2);
     const packs = [...byPack.keys()].sort();
-    try {
-      await Promise.all(packs.map((pack) => limitPacks(() => this.restorePack(pack, byPack.get(pack)!, onProgress))));
-    } catch (e) {
-      limitPacks.clearQueue();
-      throw e;
-    }
+    // every write is synchronous inside its task, so once settled nothing writes into the target
+    await settleAll(packs.map((pack) => limitPacks(() => (this.failed ? undefined : this.restorePack(pack, byPack.get(pack)!, onProgress))).catch(this.stop)));
   }
+
+  /** Set by the first failure: no new pack or blob is started after it. */
+  private failed = false;
+
+  private readonly stop = (e: unknown): never => {
+    this.failed = true;
+    throw e;
+  };
 
   private async restorePack(pack: string, uses: BlobUse[], onProgress?: () => void): Promise<void> {
     uses.sort((a, b) => a.loc.offset - b.loc.offset);
@@ -174,6 +178,7 @@ export class Restorer {
       else groups.push([u]);
     }
     for (const g of groups) {
+      if (this.failed) return;
       const from = g[0]!.loc.offset;
       const to = Math.max(...g.map((u) => u.loc.offset + u.loc.length));
       const backend = this.repo.backend;
@@ -198,9 +203,10 @@ export class Restorer {
       }
       const limit = pLimit(8);
       // settled, not raced: the read buffer goes back to the pool only once no worker reads it
-      const results = await Promise.allSettled(
+      const settled = settleAll(
         [...byBlob.values()].map((list) =>
           limit(async () => {
+            if (this.failed) return;
             const loc = list[0]!.loc;
             const sealed = bytes.subarray(loc.offset - from, loc.offset - from + loc.length);
             const what = `blob ${loc.id.slice(0, 12)} in pack ${pack}`;
@@ -213,12 +219,14 @@ export class Restorer {
               onProgress?.();
               if (--u.state.remaining === 0) this.finishFile(u.state);
             }
-          }),
+          }).catch(this.stop),
         ),
       );
-      if (pooled) this.readBuffers.push(pooled);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      try {
+        await settled;
+      } finally {
+        if (pooled) this.readBuffers.push(pooled);
+      }
     }
   }
 
@@ -339,3 +347,12 @@ async function mkdirReplacing(abs: Buffer): Promise<void> {
   await fsp.mkdir(abs, { mode: 0o700 });
 }
 
+/**
+ * Waits for every task, then throws the first failure: a failed restore returns only once
+ * nothing writes into the target any more (the caller may remove it at once).
+ */
+async function settleAll(tasks: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(tasks);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
+}
