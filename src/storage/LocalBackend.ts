@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { writevSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { listConfigByStat, type Backend, type ByteRange, type ObjectInfo, type ObjectType, type StagedObject } from './Backend.js';
@@ -17,16 +17,30 @@ function storageError(op: string, file: string, e: unknown): OcvaultError {
   return new OcvaultError('StorageError', `cannot ${op} ${file}: ${reason}`, { file, errno: code }, { cause: e });
 }
 
+/** writev takes at most IOV_MAX buffers at a time. */
+const WRITEV_BATCH = 512;
+
+/** What is left of `pending` after `written` bytes of its first `taken` parts went out (a short write continues where it stopped). */
+function leftAfter(pending: readonly Uint8Array[], taken: number, written: number): Uint8Array[] {
+  let i = 0;
+  while (i < taken && written >= pending[i]!.byteLength) written -= pending[i++]!.byteLength;
+  return i < taken ? [pending[i]!.subarray(written), ...pending.slice(i + 1)] : pending.slice(taken);
+}
+
 async function writeAll(handle: fsp.FileHandle, parts: readonly Uint8Array[]): Promise<void> {
-  // writev takes at most IOV_MAX buffers at a time; a short write continues where it stopped.
   let pending = parts.filter((p) => p.byteLength > 0);
   while (pending.length) {
-    const batch = pending.slice(0, 512);
-    let { bytesWritten } = await handle.writev(batch as NodeJS.ArrayBufferView[]);
-    let i = 0;
-    while (i < batch.length && bytesWritten >= batch[i]!.byteLength) bytesWritten -= batch[i++]!.byteLength;
-    const rest = i < batch.length ? [batch[i]!.subarray(bytesWritten), ...batch.slice(i + 1)] : [];
-    pending = [...rest, ...pending.slice(batch.length)];
+    const batch = pending.slice(0, WRITEV_BATCH);
+    const { bytesWritten } = await handle.writev(batch as NodeJS.ArrayBufferView[]);
+    pending = leftAfter(pending, batch.length, bytesWritten);
+  }
+}
+
+function writeAllSync(fd: number, parts: readonly Uint8Array[]): void {
+  let pending = parts.filter((p) => p.byteLength > 0);
+  while (pending.length) {
+    const batch = pending.slice(0, WRITEV_BATCH);
+    pending = leftAfter(pending, batch.length, writevSync(fd, batch as NodeJS.ArrayBufferView[]));
   }
 }
 
@@ -198,7 +212,10 @@ export class LocalBackend implements Backend {
     return {
       append: async (parts) => {
         try {
-          await writeAll(handle, parts);
+          // Synchronous: a staged pack takes one small write per blob, and a thread-pool round
+          // trip each cost the main thread ~4x the copy into the page cache (backup profile:
+          // 4.4 s in async writev against 1.1 s written directly).
+          writeAllSync(handle.fd, parts);
         } catch (e) {
           await discard();
           throw storageError('write', tmp, e);
