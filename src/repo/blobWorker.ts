@@ -94,8 +94,11 @@ class ChunkStream {
       .flatMap((b) => b.sealed)
       .filter((p) => p.byteOffset === 0 && p.byteLength === p.buffer.byteLength && p.byteLength >= 4096)
       .map((p) => p.buffer as ArrayBuffer);
-    post({ task: this.task, kind: 'blobs', blobs }, transfer);
-    if (this.inFlight > CREDIT) {
+    // an ack is asked for only when this task will wait for it: most files never do, and an
+    // ack per message was a main-thread postMessage per file for nothing
+    const wantAck = this.inFlight > CREDIT;
+    post({ task: this.task, kind: 'blobs', blobs, wantAck }, transfer);
+    if (wantAck) {
       await new Promise<void>((resolve) => acks.set(this.task, resolve));
       this.inFlight = 0;
     }

@@ -40,7 +40,8 @@ export interface FileStat {
 }
 
 export type FromWorker =
-  | { task: number; kind: 'blobs'; blobs: NewBlob[] }
+  /** `wantAck`: the worker waits for an ack once the main thread has taken these */
+  | { task: number; kind: 'blobs'; blobs: NewBlob[]; wantAck: boolean }
   | { task: number; kind: 'chunked'; content: string[]; size: number; before: FileStat; after: FileStat }
   | { task: number; kind: 'opened'; plain: Uint8Array }
   | { task: number; kind: 'written'; bytes: number }

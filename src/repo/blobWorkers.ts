@@ -81,7 +81,9 @@ export class BlobWorkers {
       const sink = p.sink;
       p.chain = p.chain
         .then(() => sink?.(m.blobs))
-        .then(() => p.worker.worker.postMessage({ task: m.task, kind: 'ack' } satisfies ToWorker))
+        .then(() => {
+          if (m.wantAck) p.worker.worker.postMessage({ task: m.task, kind: 'ack' } satisfies ToWorker);
+        })
         .catch((e: unknown) => {
           this.pending.delete(m.task);
           p.worker.busy--;
