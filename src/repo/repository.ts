@@ -17,6 +17,7 @@ import { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.js';
 import { decodeBlobPlain, encodeBlobParts } from './blobCodec.js';
 import { openObject, sealObject } from './objectCodec.js';
 import { acquireLock, type HeldLock } from './repoLock.js';
+import type { LockTiming } from './lock.js';
 import { BlobWorkers } from './blobWorkers.js';
 import type { NewBlob } from './blobWorkerProtocol.js';
 import type { BlobId, BlobType } from './blobId.js';
@@ -26,6 +27,8 @@ export interface OpenOptions {
   password?: string;
   /** base cache directory; the index lives in <cacheDir>/<repository id> */
   cacheDir?: string;
+  /** lock refresh and staleness times (default 5 and 30 minutes); shorter only in tests */
+  lockTiming?: LockTiming;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -58,6 +61,8 @@ export class Repository {
   private segmentWrites: Promise<void> = Promise.resolve();
   private workers: BlobWorkers | undefined;
   private lock: HeldLock | undefined;
+  /** set by open() */
+  private lockTiming: LockTiming | undefined;
 
   private constructor(
     readonly backend: Backend,
@@ -112,6 +117,7 @@ export class Repository {
       throw new OcvaultError('StorageError', `cannot open the local index in ${cacheDir}: ${e instanceof Error ? e.message : String(e)}`, { cacheDir });
     }
     const repo = new Repository(backend, config, master, keyName, hasher, sealer, index, cacheDir);
+    repo.lockTiming = opts.lockTiming;
     try {
       await repo.syncIndex();
       await repo.syncSnapshots();
@@ -140,7 +146,7 @@ export class Repository {
 
   /** Takes a shared lock, unless this process already holds a lock. */
   async lockShared(): Promise<void> {
-    this.lock ??= await acquireLock(this.backend, this.sealer, this.hasher, false);
+    this.lock ??= await acquireLock(this.backend, this.sealer, this.hasher, false, this.lockTiming);
   }
 
   /** Takes the exclusive lock (upgrading a shared one this process holds). */
@@ -149,7 +155,7 @@ export class Repository {
     const shared = this.lock;
     this.lock = undefined;
     await shared?.release();
-    this.lock = await acquireLock(this.backend, this.sealer, this.hasher, true);
+    this.lock = await acquireLock(this.backend, this.sealer, this.hasher, true, this.lockTiming);
   }
 
   checkLock(): void {
