@@ -144,18 +144,27 @@ export class Repository {
 
   // ---------- locks ----------
 
-  /** Takes a shared lock, unless this process already holds a lock. */
+  /**
+   * Takes a shared lock, unless this process already holds a lock. The index and the snapshot
+   * list are synced again once the lock is held: what open() read may predate a prune that ran
+   * in between, and a backup deduplicating against it would reference deleted packs.
+   */
   async lockShared(): Promise<void> {
-    this.lock ??= await acquireLock(this.backend, this.sealer, this.hasher, false, this.lockTiming);
+    if (this.lock) return;
+    this.lock = await acquireLock(this.backend, this.sealer, this.hasher, false, this.lockTiming);
+    await this.syncIndex();
+    await this.syncSnapshots();
   }
 
-  /** Takes the exclusive lock (upgrading a shared one this process holds). */
+  /** Takes the exclusive lock (upgrading a shared one this process holds), then syncs as lockShared. */
   async lockExclusive(): Promise<void> {
     if (this.lock?.exclusive) return;
     const shared = this.lock;
     this.lock = undefined;
     await shared?.release();
     this.lock = await acquireLock(this.backend, this.sealer, this.hasher, true, this.lockTiming);
+    await this.syncIndex();
+    await this.syncSnapshots();
   }
 
   checkLock(): void {
