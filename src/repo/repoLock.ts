@@ -144,7 +144,13 @@ export async function acquireLock(backend: Backend, sealer: Sealer, hasher: Blak
     }
     return undefined;
   };
-  const describe = (l: Lock): string => `${l.exclusive ? 'exclusively' : 'shared'} by ${l.user ? l.user + '@' : ''}${l.host} pid ${l.pid} since ${l.time}`;
+  // A live process here is simply busy. Another host's process cannot be seen from here: its lock
+  // goes stale when no longer refreshed, or an operator who knows it is gone removes it at once.
+  const hint = (l: Lock): string =>
+    l.host === hostname()
+      ? 'wait for it to finish'
+      : `if no ocvault runs on ${l.host} any more, remove the lock with 'ocvault unlock --remove-all' ('ocvault unlock' removes it once not refreshed for ${Math.round(timing.staleMs / 60_000)} minutes)`;
+  const describe = (l: Lock): string => `${l.exclusive ? 'exclusively' : 'shared'} by ${l.user ? l.user + '@' : ''}${l.host} pid ${l.pid} since ${l.time}; ${hint(l)}`;
   const before = await blocking();
   if (before) throw new OcvaultError('Locked', `repository ${backend.location} is locked ${describe(before)}`, { host: before.host, pid: before.pid });
   const name = await store(newLock(exclusive));
