@@ -70,27 +70,56 @@ export interface KilledRun {
   delayMs: number;
   /** about when the kill came, from the start */
   atMs: number;
-  /** when the lock showed, from the start (with afterLockIn) */
-  lockedAtMs?: number;
+  /** when the trigger held, from the start */
+  triggeredAtMs?: number;
 }
 
 /**
- * Starts `ocvault ARGS` and kills it with SIGKILL: `delayMs` after the start, or, with
- * `afterLockIn`, `delayMs` after a lock first shows in that folder (so that jitter in how long
- * Node takes to start does not decide where the kill lands). No kill if the run ends first.
+ * Starts `ocvault ARGS` and kills it with SIGKILL `delayMs` after the start or, with `trigger`,
+ * `delayMs` after `trigger()` first holds (polled every few ms: e.g. the lock shows, or the
+ * k-th new pack), so that jitter in how long Node takes to start does not decide where the kill
+ * lands. No kill if the run ends first.
  */
-export async function killAfter(t: TestRepo, args: string[], delayMs: number, afterLockIn?: string): Promise<KilledRun> {
+export async function killAfter(t: TestRepo, args: string[], delayMs: number, trigger?: () => Promise<boolean>): Promise<KilledRun> {
   const t0 = Date.now();
   const run = t.start(args);
   let ended = false;
   void run.done.then(() => (ended = true));
-  let lockedAtMs: number | undefined;
-  if (afterLockIn) lockedAtMs = await timeUntilFile(afterLockIn, t0, () => ended);
+  let triggeredAtMs: number | undefined;
+  if (trigger) {
+    while (!ended && !(await trigger())) await sleep(4);
+    if (!ended) triggeredAtMs = Date.now() - t0;
+  }
   await Promise.race([sleep(delayMs), run.done]);
   if (!ended) run.child.kill('SIGKILL');
   const result = await run.done;
-  return { result, killed: result.signal === 'SIGKILL', delayMs, atMs: Date.now() - t0, lockedAtMs };
+  return { result, killed: result.signal === 'SIGKILL', delayMs, atMs: Date.now() - t0, triggeredAtMs };
 }
+
+/** True once `dir` holds a file. */
+export const fileIn = (dir: string) => async (): Promise<boolean> => existsSync(dir) && (await fsp.readdir(dir)).length > 0;
+
+/** Names of the objects in data/ (all subfolders) or index/, cheaply: no stat, temporaries left out. */
+async function names(repo: string, folder: 'data' | 'index'): Promise<string[]> {
+  const root = path.join(repo, folder);
+  const list = async (d: string): Promise<string[]> => (await fsp.readdir(d).catch(() => [] as string[])).filter((n) => !n.endsWith('.tmp'));
+  if (folder === 'index') return list(root);
+  return (await Promise.all((await list(root)).map((sub) => list(path.join(root, sub))))).flat();
+}
+
+/** True once the repository holds `k` packs, or index segments, that `before` did not. */
+export const newObjects = (repo: string, before: RepoFiles, folder: 'data' | 'index', k: number) => async (): Promise<boolean> => {
+  const old = folder === 'data' ? before.packs : before.index;
+  let n = 0;
+  for (const name of await names(repo, folder)) if (!old.has(name)) n++;
+  return n >= k;
+};
+
+/** True once anything in data/ or index/ differs from `before` (a pack or segment added or removed). */
+export const anyChange = (repo: string, before: RepoFiles) => async (): Promise<boolean> => {
+  const same = (now: string[], old: Map<string, unknown> | Set<string>): boolean => now.length === old.size && now.every((k) => old.has(k));
+  return !same(await names(repo, 'data'), before.packs) || !same(await names(repo, 'index'), before.index);
+};
 
 /** Regular files per folder of a local repository (temporaries left out). */
 export interface RepoFiles {

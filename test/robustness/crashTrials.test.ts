@@ -7,7 +7,7 @@ import { hashTree, removeTree } from '../helpers/tree.js';
 import { smallRepo, writeVersion } from '../maintenance/fixtures.js';
 import type { CheckReport } from '../../src/ops/check.js';
 import type { PruneResult } from '../../src/ops/prune.js';
-import { Rng, backupPhase, killAfter, prunePhase, repoFiles, tally, timeUntilFile, trialCount, trialSeed, writeSeededFile, added } from './crashTrialHelpers.js';
+import { Rng, added, anyChange, backupPhase, fileIn, killAfter, newObjects, prunePhase, repoFiles, tally, timeUntilFile, trialCount, trialSeed, writeSeededFile } from './crashTrialHelpers.js';
 
 /**
  * "Nothing is lost", tried the hard way: `ocvault backup` and `ocvault prune` killed with SIGKILL
@@ -70,13 +70,25 @@ async function treeBytes(root: string): Promise<number> {
   return n;
 }
 
+interface KillPoint {
+  /** what the delay counts from, for messages */
+  from: string;
+  delay: number;
+  trigger?: () => Promise<boolean>;
+}
+
 /**
- * Where to kill a run: one time in ten at random during start-up (before the lock), otherwise
- * at a random moment after the lock shows, up to a little past the end of an uninterrupted run.
+ * Where to kill a run: one time in ten at random during start-up (before the lock); otherwise
+ * at a random moment after the lock shows (up to a little past the end of an uninterrupted run),
+ * or a few milliseconds after a chosen event (`events`: the k-th new pack, the first change...),
+ * so that the short steps (index, snapshot, lock release) are hit too.
  */
-function chooseKill(rng: Rng, lockedAt: number, duration: number): { delay: number; afterLock: boolean } {
-  if (rng.next() < 0.1) return { delay: Math.round(rng.between(0, lockedAt * 1.1)), afterLock: false };
-  return { delay: Math.round(rng.between(0, Math.max(50, duration - lockedAt) * 1.1)), afterLock: true };
+function chooseKill(rng: Rng, lockDir: string, lockedAt: number, duration: number, events: { from: string; trigger: () => Promise<boolean>; jitterMs: number }[]): KillPoint {
+  const r = rng.next();
+  if (r < 0.1) return { from: 'the start', delay: Math.round(rng.between(0, lockedAt * 1.1)) };
+  if (r < 0.45 || events.length === 0) return { from: 'the lock', delay: Math.round(rng.between(0, Math.max(50, duration - lockedAt) * 1.1)), trigger: fileIn(lockDir) };
+  const e = events[rng.int(0, events.length - 1)]!;
+  return { from: e.from, delay: Math.round(rng.between(0, e.jitterMs)), trigger: e.trigger };
 }
 
 const sum = (m: Map<string, number>, names: string[]): number => names.reduce((s, n) => s + (m.get(n) ?? 0), 0);
@@ -119,12 +131,14 @@ describe('backup killed with SIGKILL at random points', () => {
         const total = await treeBytes(src);
 
         const before = await repoFiles(t.repo);
-        const kill = chooseKill(rng, lockedAt, duration);
-        const run = await killAfter(t, ['backup', src, '--json'], kill.delay, kill.afterLock ? path.join(t.repo, 'locks') : undefined);
+        // the new data fills 3 to 4 packs of 1 MiB, then come the tree pack, index and snapshot
+        const packEvents = [1, 2, 3, 4].map((n) => ({ from: `new pack ${n}`, trigger: newObjects(t.repo, before, 'data', n), jitterMs: 60 }));
+        const kill = chooseKill(rng, path.join(t.repo, 'locks'), lockedAt, duration, packEvents);
+        const run = await killAfter(t, ['backup', src, '--json'], kill.delay, kill.trigger);
         const afterKill = await repoFiles(t.repo);
         const phase = backupPhase(before, afterKill, run.killed);
         phases.push(phase);
-        const when = `${kill.afterLock ? `${kill.delay} ms after the lock` : `${kill.delay} ms after the start`}, at ${run.atMs} ms`;
+        const when = `${kill.delay} ms after ${kill.from}, at ${run.atMs} ms`;
         await within(`backup trial ${trial} (repository ${series}, killed ${when}: ${phase}; ${replay(BACKUP_TRIALS)})`, async () => {
           if (!run.killed) expectCode(run.result, 0);
           for (const id of added(before.snapshots, afterKill.snapshots)) expected.set(id, want);
@@ -208,12 +222,16 @@ describe('prune killed with SIGKILL at random points', () => {
     for (let trial = 0; trial < PRUNE_TRIALS; trial++) {
       const t = await copy();
       const before = await repoFiles(t.repo);
-      const kill = chooseKill(rng, lockedAt, duration);
-      const run = await killAfter(t, ['prune', '--max-unused', '0', '--json'], kill.delay, kill.afterLock ? path.join(t.repo, 'locks') : undefined);
+      const events = [
+        { from: 'the first change', trigger: anyChange(t.repo, before), jitterMs: 40 },
+        { from: 'the new index', trigger: newObjects(t.repo, before, 'index', 1), jitterMs: 30 },
+      ];
+      const kill = chooseKill(rng, path.join(t.repo, 'locks'), lockedAt, duration, events);
+      const run = await killAfter(t, ['prune', '--max-unused', '0', '--json'], kill.delay, kill.trigger);
       const afterKill = await repoFiles(t.repo);
       const phase = prunePhase(before, afterKill, run.killed);
       phases.push(phase);
-      const when = `${kill.afterLock ? `${kill.delay} ms after the lock` : `${kill.delay} ms after the start`}, at ${run.atMs} ms`;
+      const when = `${kill.delay} ms after ${kill.from}, at ${run.atMs} ms`;
       await within(`prune trial ${trial} (killed ${when}: ${phase}; ${replay(PRUNE_TRIALS)})`, async () => {
         if (!run.killed) expectCode(run.result, 0);
         const report = await assertCheckClean(t);
