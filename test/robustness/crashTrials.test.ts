@@ -223,8 +223,8 @@ describe('prune killed with SIGKILL at random points', () => {
       const t = await copy();
       const before = await repoFiles(t.repo);
       const events = [
-        { from: 'the first change', trigger: anyChange(t.repo, before), jitterMs: 40 },
-        { from: 'the new index', trigger: newObjects(t.repo, before, 'index', 1), jitterMs: 30 },
+        { from: 'the first change', trigger: anyChange(t.repo, before), jitterMs: 20 },
+        { from: 'the new index', trigger: newObjects(t.repo, before, 'index', 1), jitterMs: 8 },
       ];
       const kill = chooseKill(rng, path.join(t.repo, 'locks'), lockedAt, duration, events);
       const run = await killAfter(t, ['prune', '--max-unused', '0', '--json'], kill.delay, kill.trigger);
