@@ -18,6 +18,8 @@ function currentUser(): string {
 export class HeldLock {
   private timer: NodeJS.Timeout | undefined;
   private lostError: OcvaultError | undefined;
+  /** our lock object is gone: nothing of ours to remove */
+  private vanished = false;
   private lastRefresh = Date.now();
 
   constructor(
@@ -44,6 +46,7 @@ export class HeldLock {
         await this.backend.stat('locks', this.name);
       } catch (e) {
         if (e instanceof OcvaultError && e.code === 'ObjectNotFound') {
+          this.vanished = true;
           this.lose(new OcvaultError('LockLost', `the repository lock ${this.name.slice(0, 12)} was removed by someone else (ocvault unlock --remove-all, or the repository was deleted); stopping rather than risk data`));
           return;
         }
@@ -78,7 +81,7 @@ export class HeldLock {
   async release(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.lostError) return;
+    if (this.vanished) return;
     await this.backend.remove('locks', this.name);
   }
 }
