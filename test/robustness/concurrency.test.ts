@@ -1,4 +1,4 @@
-import { test, describe, after } from 'node:test';
+import { test, describe, after, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as fsp, readdirSync } from 'node:fs';
@@ -224,6 +224,7 @@ describe('locks', () => {
       await repo.close();
     }
     assert.deepEqual(readdirSync(path.join(t.repo, 'snapshots')), [], 'no snapshot was made');
+    assert.deepEqual(lockFiles(t), [], 'the lock it could not refresh is removed as it stops');
     await assertCheckClean(t);
     const b = await t.backup([src]);
     await assertRestores(t, b.id, await hashTree(src));
@@ -231,34 +232,49 @@ describe('locks', () => {
 
   test('a process whose lock was removed stops, and never writes a lock into a repository made anew at its place', { timeout: 60_000 }, async () => {
     const t = await newRepo();
-    const timing = { refreshMs: 50, staleMs: 60_000 };
-    const repo = await Repository.open(new LocalBackend(t.repo), { password: t.password, cacheDir: t.cache, lockTiming: timing });
-    try {
-      await repo.lockShared();
-      assert.equal(lockFiles(t).length, 1);
-      // someone runs `unlock --remove-all`: the holder must notice and not put its lock back
-      expectCode(await t.run(['unlock', '--remove-all']), 0);
+    // the refresh timer is driven by hand (mock setInterval), so nothing races the unlock below
+    const timing = { refreshMs: 60_000, staleMs: 600_000 };
+    const refreshNow = async (): Promise<void> => {
+      mock.timers.tick(timing.refreshMs);
       await sleep(300);
-      assert.deepEqual(lockFiles(t), [], 'the removed lock was not put back by a refresh');
-      assert.throws(() => repo.checkLock(), (e: Error & { code?: string }) => e.code === 'LockLost' && /removed/.test(e.message));
-    } finally {
-      await repo.close();
-    }
+    };
+    mock.timers.enable({ apis: ['setInterval'] });
+    try {
+      const repo = await Repository.open(new LocalBackend(t.repo), { password: t.password, cacheDir: t.cache, lockTiming: timing });
+      try {
+        await repo.lockShared();
+        const mine = lockFiles(t);
+        assert.equal(mine.length, 1);
+        await refreshNow();
+        assert.equal(lockFiles(t).length, 1, 'a refresh replaces the lock');
+        assert.notDeepEqual(lockFiles(t), mine, 'a refresh replaces the lock');
+        repo.checkLock();
+        // someone runs `unlock --remove-all`: the holder must notice and not put its lock back
+        expectCode(await t.run(['unlock', '--remove-all']), 0);
+        await refreshNow();
+        assert.deepEqual(lockFiles(t), [], 'the removed lock was not put back by a refresh');
+        assert.throws(() => repo.checkLock(), (e: Error & { code?: string }) => e.code === 'LockLost' && /removed/.test(e.message));
+      } finally {
+        await repo.close();
+      }
 
-    // the same with the repository deleted and made anew (another key) while a holder runs:
-    // its refresh must not leave a lock the new repository cannot read
-    const holder = await Repository.open(new LocalBackend(t.repo), { password: t.password, cacheDir: t.path('cache2'), lockTiming: timing });
-    try {
-      await holder.lockShared();
-      await fsp.rm(t.repo, { recursive: true });
-      expectCode(await t.run(['init']), 0);
-      await sleep(300);
-      assert.deepEqual(lockFiles(t), [], 'no lock sealed with the old key in the new repository');
-      const src = t.path('src');
-      await writeSeededFile(path.join(src, 'f.bin'), `${SEED}/anew`, 10 * KiB);
-      await t.backup([src]);
+      // the repository deleted and made anew (another key) while a holder runs: its refresh
+      // must not leave a lock the new repository cannot read
+      const holder = await Repository.open(new LocalBackend(t.repo), { password: t.password, cacheDir: t.path('cache2'), lockTiming: timing });
+      try {
+        await holder.lockShared();
+        await fsp.rm(t.repo, { recursive: true });
+        expectCode(await t.run(['init']), 0);
+        await refreshNow();
+        assert.deepEqual(lockFiles(t), [], 'no lock sealed with the old key in the new repository');
+        const src = t.path('src');
+        await writeSeededFile(path.join(src, 'f.bin'), `${SEED}/anew`, 10 * KiB);
+        await t.backup([src]);
+      } finally {
+        await holder.close();
+      }
     } finally {
-      await holder.close();
+      mock.timers.reset();
     }
   });
 });
