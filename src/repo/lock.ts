@@ -17,6 +17,14 @@ export interface Lock {
 export const REFRESH_MS = 5 * 60 * 1000;
 export const STALE_MS = 30 * 60 * 1000;
 
+/** How often a held lock is refreshed and when an unrefreshed one counts as stale. */
+export interface LockTiming {
+  refreshMs: number;
+  staleMs: number;
+}
+
+export const LOCK_TIMING: LockTiming = { refreshMs: REFRESH_MS, staleMs: STALE_MS };
+
 export function encodeLock(l: Lock): Buffer {
   return Buffer.from(JSON.stringify(l));
 }
@@ -45,8 +53,8 @@ function processAlive(pid: number): boolean {
 }
 
 /** Stale: too old, or its process on this same host is gone. */
-export function isStale(l: Lock, now: number, thisHost: string): boolean {
-  if (now - Date.parse(l.time) > STALE_MS) return true;
+export function isStale(l: Lock, now: number, thisHost: string, staleMs = STALE_MS): boolean {
+  if (now - Date.parse(l.time) > staleMs) return true;
   return l.host === thisHost && !processAlive(l.pid);
 }
 

@@ -18,6 +18,7 @@ import { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.js';
 import { decodeBlobPlain, encodeBlobParts } from './blobCodec.js';
 import { openObject, sealObject } from './objectCodec.js';
 import { acquireLock, type HeldLock } from './repoLock.js';
+import type { LockTiming } from './lock.js';
 import { BlobWorkers } from './blobWorkers.js';
 import type { NewBlob } from './blobWorkerProtocol.js';
 import type { BlobId, BlobType } from './blobId.js';
@@ -27,6 +28,8 @@ export interface OpenOptions {
   password?: string;
   /** base cache directory; the index lives in <cacheDir>/<repository id> */
   cacheDir?: string;
+  /** lock refresh and staleness times (default 5 and 30 minutes); shorter only in tests */
+  lockTiming?: LockTiming;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -62,6 +65,8 @@ export class Repository {
   private segmentWrites: Promise<void> = Promise.resolve();
   private workers: BlobWorkers | undefined;
   private lock: HeldLock | undefined;
+  /** set by open() */
+  private lockTiming: LockTiming | undefined;
 
   private constructor(
     readonly backend: Backend,
@@ -117,6 +122,7 @@ export class Repository {
       throw new OcvaultError('StorageError', `cannot open the local index in ${cacheDir}: ${e instanceof Error ? e.message : String(e)}`, { cacheDir });
     }
     const repo = new Repository(backend, config, master, keyName, hasher, sealer, index, cacheDir);
+    repo.lockTiming = opts.lockTiming;
     try {
       await repo.syncIndex();
       await repo.syncSnapshots();
@@ -143,9 +149,16 @@ export class Repository {
 
   // ---------- locks ----------
 
-  /** Takes a shared lock, unless this process already holds a lock. */
+  /**
+   * Takes a shared lock, unless this process already holds a lock. The index and the snapshot
+   * list are synced again once the lock is held: what open() read may predate a prune that ran
+   * in between, and a backup deduplicating against it would reference deleted packs.
+   */
   async lockShared(): Promise<void> {
-    this.lock ??= await acquireLock(this.backend, this.sealer, this.hasher, false);
+    if (this.lock) return;
+    this.lock = await acquireLock(this.backend, this.sealer, this.hasher, false, this.lockTiming);
+    await this.syncIndex();
+    await this.syncSnapshots();
   }
 
   /**
@@ -164,13 +177,15 @@ export class Repository {
     }
   }
 
-  /** Takes the exclusive lock (upgrading a shared one this process holds). */
+  /** Takes the exclusive lock (upgrading a shared one this process holds), then syncs as lockShared. */
   async lockExclusive(): Promise<void> {
     if (this.lock?.exclusive) return;
     const shared = this.lock;
     this.lock = undefined;
     await shared?.release();
-    this.lock = await acquireLock(this.backend, this.sealer, this.hasher, true);
+    this.lock = await acquireLock(this.backend, this.sealer, this.hasher, true, this.lockTiming);
+    await this.syncIndex();
+    await this.syncSnapshots();
   }
 
   checkLock(): void {
