@@ -1,10 +1,11 @@
+import { isUtf8 } from 'node:buffer';
 import type { BigIntStats } from 'node:fs';
 import type { NodeType, TreeNode } from '../../repo/tree.js';
 
 /** The name a tree keeps for raw directory-entry bytes (raw bytes kept when not UTF-8). */
 export function nodeName(raw: Buffer): { name: string; nameRaw?: string } {
   const name = raw.toString('utf8');
-  if (Buffer.from(name, 'utf8').equals(raw)) return { name };
+  if (isUtf8(raw)) return { name };
   return { name: name.replace(/\uFFFD/g, '?') + '~' + raw.toString('hex').slice(0, 16), nameRaw: raw.toString('base64') };
 }
 
@@ -26,20 +27,23 @@ export function linkTarget(raw: Buffer): { target: string; targetRaw?: string } 
   return { target, targetRaw: raw.toString('base64') };
 }
 
-/** Metadata of a node from lstat; content, subtree or target are filled in by the caller. */
+/**
+ * Metadata of a node from lstat; content, subtree or target are filled in by the caller.
+ * Built field by field, in the order trees have always been written (JSON keeps insertion
+ * order, so unchanged directories keep their tree ids): spreads cost ~10 µs a file here.
+ */
 export function nodeFromStat(raw: Buffer, type: NodeType, st: BigIntStats): TreeNode {
-  return {
-    ...nodeName(raw),
-    type,
-    mode: Number(st.mode & 0o7777n),
-    mtimeNs: st.mtimeNs.toString(),
-    ctimeNs: st.ctimeNs.toString(),
-    inode: Number(st.ino),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    ...(type === 'file' ? { size: Number(st.size) } : {}),
-    ...(type === 'chardev' || type === 'blockdev' ? { rdev: Number(st.rdev) } : {}),
-  };
+  const node = nodeName(raw) as TreeNode;
+  node.type = type;
+  node.mode = Number(st.mode & 0o7777n);
+  node.mtimeNs = st.mtimeNs.toString();
+  node.ctimeNs = st.ctimeNs.toString();
+  node.inode = Number(st.ino);
+  node.uid = Number(st.uid);
+  node.gid = Number(st.gid);
+  if (type === 'file') node.size = Number(st.size);
+  if (type === 'chardev' || type === 'blockdev') node.rdev = Number(st.rdev);
+  return node;
 }
 
 /** A file whose size, mtime, ctime and inode match the parent's node is not read again. */
