@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { execSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import { Repository } from '../repo/repository.js';
 import { copySnapshots } from '../ops/copy.js';
-import { openBackend, output, withRepository, type GlobalOptions } from './context.js';
+import { openBackend, output, passwordFrom, withRepository, type GlobalOptions } from './context.js';
 import { formatBytes } from './output.js';
 
 interface CopyCliOptions {
@@ -15,24 +13,7 @@ interface CopyCliOptions {
 
 /** The target's password: --to-password-file, --to-password-command, OCVAULT_TO_PASSWORD_FILE, OCVAULT_TO_PASSWORD. */
 function targetPassword(o: CopyCliOptions): string | undefined {
-  const firstLine = (s: string): string => s.replace(/\r?\n.*$/s, '');
-  const fromFile = (file: string): string => {
-    try {
-      return firstLine(readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new OcvaultError('Usage', `cannot read password file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  };
-  if (o.toPasswordFile) return fromFile(o.toPasswordFile);
-  if (o.toPasswordCommand) {
-    try {
-      return firstLine(execSync(o.toPasswordCommand, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
-    } catch {
-      throw new OcvaultError('Usage', 'the target password command failed');
-    }
-  }
-  if (process.env.OCVAULT_TO_PASSWORD_FILE) return fromFile(process.env.OCVAULT_TO_PASSWORD_FILE);
-  return process.env.OCVAULT_TO_PASSWORD;
+  return passwordFrom({ file: o.toPasswordFile, command: o.toPasswordCommand, fileEnv: 'OCVAULT_TO_PASSWORD_FILE', env: 'OCVAULT_TO_PASSWORD', errorCode: 'Usage', commandName: 'the target password command' });
 }
 
 export function registerCopy(program: Command): void {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
-import { OcvaultError } from '../errors/OcvaultError.js';
+import { OcvaultError, type ErrorCode } from '../errors/OcvaultError.js';
 import type { Backend } from '../storage/Backend.js';
 import { backendFromUrl } from '../storage/backendFromUrl.js';
 import { Repository } from '../repo/repository.js';
@@ -35,29 +35,45 @@ function firstLine(s: string): string {
   return s.replace(/\r?\n.*$/s, '');
 }
 
+/** Where one repository's password may come from, in the order they are tried. */
+export interface PasswordSources {
+  file?: string;
+  command?: string;
+  /** environment variables: one naming a password file, one holding the password */
+  fileEnv: string;
+  env: string;
+  /** the error code a failed file or command gets, and how the command is named in it */
+  errorCode: ErrorCode;
+  commandName: string;
+}
+
+/** The first line of the first source given; undefined when none is. */
+export function passwordFrom(s: PasswordSources): string | undefined {
+  const fromFile = (file: string): string => {
+    try {
+      return firstLine(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new OcvaultError(s.errorCode, `cannot read password file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  if (s.file) return fromFile(s.file);
+  if (s.command) {
+    try {
+      return firstLine(execSync(s.command, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    } catch {
+      throw new OcvaultError(s.errorCode, `${s.commandName} failed`);
+    }
+  }
+  if (process.env[s.fileEnv]) return fromFile(process.env[s.fileEnv]!);
+  return process.env[s.env];
+}
+
 /**
  * The password, from (in order) --password-file, --password-command, OCVAULT_PASSWORD_FILE,
  * OCVAULT_PASSWORD. Undefined when none is given.
  */
 export function readPassword(g: GlobalOptions): string | undefined {
-  const fromFile = (file: string): string => {
-    try {
-      return firstLine(readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new OcvaultError('NoPassword', `cannot read password file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  };
-  if (g.passwordFile) return fromFile(g.passwordFile);
-  if (g.passwordCommand) {
-    try {
-      return firstLine(execSync(g.passwordCommand, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
-    } catch {
-      throw new OcvaultError('NoPassword', 'the password command failed');
-    }
-  }
-  if (process.env.OCVAULT_PASSWORD_FILE) return fromFile(process.env.OCVAULT_PASSWORD_FILE);
-  if (process.env.OCVAULT_PASSWORD !== undefined) return process.env.OCVAULT_PASSWORD;
-  return undefined;
+  return passwordFrom({ file: g.passwordFile, command: g.passwordCommand, fileEnv: 'OCVAULT_PASSWORD_FILE', env: 'OCVAULT_PASSWORD', errorCode: 'NoPassword', commandName: 'the password command' });
 }
 
 export async function openRepository(g: GlobalOptions): Promise<Repository> {
