@@ -246,6 +246,13 @@ export class TestRepo {
     return r;
   }
 
+  /** A copy of this repository (same password) with a scratch dir and an empty cache of its own. */
+  async copy(): Promise<TestRepo> {
+    const c = await TestRepo.create({ init: false, password: this.password });
+    await fsp.cp(this.repo, c.repo, { recursive: true });
+    return c;
+  }
+
   /** A path inside the scratch dir (not created). */
   path(...parts: string[]): string {
     return path.join(this.base, ...parts);

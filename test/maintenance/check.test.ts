@@ -11,13 +11,6 @@ import type { DrillReport } from '../../src/ops/restoreDrill.js';
 import type { RepairSnapshotsResult } from '../../src/ops/repairSnapshots.js';
 import type { PruneResult } from '../../src/ops/prune.js';
 
-/** A copy of a repository (same password), so each kind of damage gets its own. */
-async function copyOf(t: TestRepo): Promise<TestRepo> {
-  const c = await TestRepo.create({ init: false, password: t.password });
-  await fsp.cp(t.repo, c.repo, { recursive: true });
-  return c;
-}
-
 /** The data packs of a repository (not the tree packs), largest first. */
 async function dataPacks(t: TestRepo): Promise<string[]> {
   const repo = await openRepo(t);
@@ -60,7 +53,7 @@ describe('check, restore drill and repair snapshots', () => {
   });
 
   test('a flipped byte in a data pack: check --read-data names the pack, the snapshots and exactly the files that cannot be restored', async () => {
-    const c = await copyOf(t);
+    const c = await t.copy();
     copies.push(c);
     const [pack] = await dataPacks(c);
     const file = (await packFiles(c.repo)).get(pack!)!;
@@ -91,7 +84,7 @@ describe('check, restore drill and repair snapshots', () => {
   });
 
   test('a deleted pack: check names it and the damage; the drill fails; repair snapshots --forget + prune make the repository clean again', async () => {
-    const c = await copyOf(t);
+    const c = await t.copy();
     copies.push(c);
     const [pack] = await dataPacks(c);
     await fsp.rm((await packFiles(c.repo)).get(pack!)!);
@@ -135,7 +128,7 @@ describe('check, restore drill and repair snapshots', () => {
   });
 
   test('a truncated index segment: check (with an empty cache) names it; prune refuses to run', async () => {
-    const c = await copyOf(t);
+    const c = await t.copy();
     copies.push(c);
     const [seg] = (await fsp.readdir(path.join(c.repo, 'index'))).sort();
     await fsp.truncate(path.join(c.repo, 'index', seg!), 40);

@@ -36,9 +36,8 @@ describe('prune is crash-safe', () => {
   });
 
   async function copy(): Promise<TestRepo> {
-    const t = await TestRepo.create({ init: false, password: template.password });
+    const t = await template.copy();
     made.push(t);
-    await fsp.cp(template.repo, t.repo, { recursive: true });
     return t;
   }
 

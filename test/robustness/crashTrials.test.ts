@@ -180,9 +180,8 @@ describe('prune killed with SIGKILL at random points', () => {
 
   /** A copy of the template repository, with an empty cache of its own. */
   async function copy(): Promise<TestRepo> {
-    const t = await TestRepo.create({ init: false, password: template.password });
+    const t = await template.copy();
     repos.push(t);
-    await fsp.cp(template.repo, t.repo, { recursive: true });
     return t;
   }
 

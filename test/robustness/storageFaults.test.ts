@@ -77,9 +77,8 @@ describe('injected storage faults (library, FaultBackend over a local repository
   });
 
   async function copy(): Promise<TestRepo> {
-    const t = await TestRepo.create({ init: false, password: template.password });
+    const t = await template.copy();
     made.push(t);
-    await fsp.cp(template.repo, t.repo, { recursive: true });
     return t;
   }
 
