@@ -2,6 +2,16 @@ import { closeSync, constants as C, ftruncateSync, lstatSync, openSync, rmSync, 
 
 const FLAGS = C.O_WRONLY | C.O_CREAT | C.O_NOFOLLOW;
 
+/** Removes whatever stands at `file` (a directory with its contents); nothing there is fine. */
+export function removeIfPresentSync(file: Buffer): void {
+  try {
+    if (lstatSync(file).isDirectory()) rmSync(file, { recursive: true, force: true });
+    else unlinkSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
 /**
  * Opens a file for writing without following a symlink that stands in its place; a link, a
  * directory or a read-only file in the way is removed first (restore replaces, never follows).
@@ -12,8 +22,7 @@ function openReplacing(file: Buffer): number {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ELOOP' && code !== 'EISDIR' && code !== 'EACCES') throw e;
-    if (lstatSync(file).isDirectory()) rmSync(file, { recursive: true, force: true });
-    else unlinkSync(file);
+    removeIfPresentSync(file);
     return openSync(file, FLAGS, 0o600);
   }
 }

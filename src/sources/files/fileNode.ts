@@ -23,7 +23,7 @@ export function nodeType(st: BigIntStats): NodeType | undefined {
 /** A link target as the tree keeps it: UTF-8 text, plus the raw bytes when they are not UTF-8. */
 export function linkTarget(raw: Buffer): { target: string; targetRaw?: string } {
   const target = raw.toString('utf8');
-  if (Buffer.from(target, 'utf8').equals(raw)) return { target };
+  if (isUtf8(raw)) return { target };
   return { target, targetRaw: raw.toString('base64') };
 }
 

@@ -7,7 +7,7 @@ import type { Repository } from '../../repo/repository.js';
 import type { BlobLocation } from '../../repo/localIndex.js';
 import { decodeTree, nodeNameBytes, nodeTargetBytes, type TreeNode } from '../../repo/tree.js';
 import type { BlobId } from '../../repo/blobId.js';
-import { writeAtSync } from '../../repo/fileWrite.js';
+import { removeIfPresentSync, writeAtSync } from '../../repo/fileWrite.js';
 import { matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
 
@@ -113,7 +113,7 @@ export class Restorer {
     }
     await this.restoreContent(onProgress);
     for (const s of this.specials) {
-      await removeIfPresent(s.abs);
+      removeIfPresentSync(s.abs);
       try {
         makeSpecial(target, s.abs, s.node);
       } catch (e) {
@@ -124,7 +124,7 @@ export class Restorer {
       this.progress.specials++;
     }
     for (const l of this.links) {
-      await removeIfPresent(l.abs);
+      removeIfPresentSync(l.abs);
       await fsp.symlink(nodeTargetBytes(l.node), l.abs);
       this.applyMeta(l.abs, l.node, true);
       this.progress.symlinks++;
@@ -323,16 +323,6 @@ function makeSpecial(target: string, abs: Buffer, node: TreeNode): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
-  }
-}
-
-async function removeIfPresent(abs: Buffer): Promise<void> {
-  try {
-    const st = await fsp.lstat(abs);
-    if (st.isDirectory()) await fsp.rm(abs, { recursive: true });
-    else await fsp.unlink(abs);
-  } catch (e) {
-    if (errnoCode(e) !== 'ENOENT') throw e;
   }
 }
 
