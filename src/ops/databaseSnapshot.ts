@@ -46,7 +46,8 @@ export async function backupDatabase(
       }
     });
     return {
-      write: async (bytes) => (await writer).push(bytes),
+      // the dump hands each buffer over for good (RowSink), so it is moved to the worker
+      write: async (bytes) => (await writer).push(bytes, true),
       end: async () => (await (await writer).end()).content,
     };
   };

@@ -164,10 +164,36 @@ async function chunkFile(task: number, file: string | Uint8Array): Promise<void>
 }
 
 /** Pushed streams (database rows): bytes arrive in pieces from the main thread. */
-const streams = new Map<number, { stream: ChunkStream; buf: Buffer; start: number; end: number; size: number }>();
+interface PushedStream {
+  stream: ChunkStream;
+  buf: Buffer;
+  start: number;
+  end: number;
+  size: number;
+  /** pushes arrive while earlier ones still wait for the main thread: they run in order */
+  chain: Promise<void>;
+  failed: boolean;
+}
+const streams = new Map<number, PushedStream>();
 
-async function streamPush(task: number, bytes: Uint8Array): Promise<void> {
-  const s = streams.get(task)!;
+/** Runs `step` after the stream's earlier steps; after a failure (reported once) nothing more runs. */
+function inOrder(task: number, step: (s: PushedStream) => Promise<void>): Promise<void> {
+  const s = streams.get(task);
+  if (!s) return Promise.resolve();
+  s.chain = s.chain.then(async () => {
+    if (s.failed) return;
+    try {
+      await step(s);
+    } catch (e) {
+      s.failed = true;
+      streams.delete(task);
+      fail(task, e);
+    }
+  });
+  return s.chain;
+}
+
+async function streamPush(s: PushedStream, task: number, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) {
     if (s.end === s.buf.length) {
@@ -186,8 +212,7 @@ async function streamPush(task: number, bytes: Uint8Array): Promise<void> {
   post({ task, kind: 'streamAck' });
 }
 
-async function streamEnd(task: number): Promise<void> {
-  const s = streams.get(task)!;
+async function streamEnd(s: PushedStream, task: number): Promise<void> {
   s.stream.cutAll(s.buf, s.start, s.end, true);
   await s.stream.flush();
   streams.delete(task);
@@ -267,14 +292,14 @@ port.on('message', (msg: ToWorker) => {
           return chunkFile(msg.task, msg.path);
         case 'streamStart': {
           const chunker = msg.chunks === 'db' ? dbChunker : fileChunker;
-          streams.set(msg.task, { stream: new ChunkStream(msg.task, chunker), buf: Buffer.allocUnsafe(chunker.params.max * 2), start: 0, end: 0, size: 0 });
+          streams.set(msg.task, { stream: new ChunkStream(msg.task, chunker), buf: Buffer.allocUnsafe(chunker.params.max * 2), start: 0, end: 0, size: 0, chain: Promise.resolve(), failed: false });
           post({ task: msg.task, kind: 'streamAck' });
           return;
         }
         case 'streamPush':
-          return streamPush(msg.task, msg.bytes);
+          return inOrder(msg.task, (s) => streamPush(s, msg.task, msg.bytes));
         case 'streamEnd':
-          return streamEnd(msg.task);
+          return inOrder(msg.task, (s) => streamEnd(s, msg.task));
         case 'openBlob':
           return openBlob(msg.task, msg.id, msg.sealed, msg.what);
         case 'writeBlob':

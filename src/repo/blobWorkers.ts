@@ -20,7 +20,12 @@ interface Pending {
   reject: (e: Error) => void;
   /** serializes sink calls so blobs are stored in the order they were cut */
   chain: Promise<void>;
+  /** pushed streams: called for each push the worker has taken (instead of resolve) */
+  onStreamAck?: () => void;
 }
+
+/** Pushes of one stream the worker may have queued before `push` waits (see openStream). */
+const STREAM_WINDOW = 4;
 
 interface Slot {
   worker: Worker;
@@ -95,7 +100,8 @@ export class BlobWorkers {
     void p.chain.then(() => {
       if (!this.pending.has(m.task)) return;
       if (m.kind === 'streamAck') {
-        p.resolve(m);
+        if (p.onStreamAck) p.onStreamAck();
+        else p.resolve(m);
         return;
       }
       this.pending.delete(m.task);
@@ -160,15 +166,46 @@ export class BlobWorkers {
     return m.bytes;
   }
 
-  /** A pushed byte stream chunked in one worker (database rows); `chunks` picks the sizes. */
+  /**
+   * A pushed byte stream chunked in one worker (database rows); `chunks` picks the sizes.
+   * Up to STREAM_WINDOW pushes travel at once: waiting for the worker after every push left
+   * the producer (a database connection) and the worker idle by turns.
+   */
   async openStream(chunks: 'file' | 'db', sink: BlobSink): Promise<ChunkWriter> {
     const { task, slot } = this.start(sink);
     await this.send(slot, task, { task, kind: 'streamStart', chunks });
+    const p = this.pending.get(task);
+    if (!p) throw new Error('blob worker stream ended before it started');
+    let queued = 0;
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const wakeUp = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    p.onStreamAck = () => {
+      queued--;
+      wakeUp();
+    };
+    // a failure of the task (worker error, sink error) reaches whoever waits next
+    p.reject = (e: Error) => {
+      failure = e;
+      wakeUp();
+    };
     return {
-      push: async (bytes: Uint8Array) => {
-        await this.send(slot, task, { task, kind: 'streamPush', bytes });
+      push: async (bytes: Uint8Array, owned = false) => {
+        if (failure) throw failure;
+        // a buffer the caller gives away is moved, not copied (never one from Node's shared pool)
+        const move = owned && !(bytes.buffer instanceof SharedArrayBuffer) && bytes.buffer.byteLength >= 64 * 1024;
+        queued++;
+        slot.worker.postMessage({ task, kind: 'streamPush', bytes } satisfies ToWorker, move ? [bytes.buffer as ArrayBuffer] : []);
+        while (queued >= STREAM_WINDOW && !failure) await new Promise<void>((resolve) => (wake = resolve));
+        if (failure) throw failure;
       },
       end: async () => {
+        if (failure) throw failure;
+        p.onStreamAck = () => undefined;
         const m = await this.send(slot, task, { task, kind: 'streamEnd' });
         if (m.kind !== 'chunked') throw new Error(`unexpected worker answer ${m.kind}`);
         return { content: m.content, size: m.size };
@@ -184,6 +221,7 @@ export class BlobWorkers {
 
 /** Bytes pushed in order, chunked in a worker; `end` gives the content list. */
 export interface ChunkWriter {
-  push(bytes: Uint8Array): Promise<void>;
+  /** `owned`: the caller gives the bytes' whole buffer away (it is moved to the worker) */
+  push(bytes: Uint8Array, owned?: boolean): Promise<void>;
   end(): Promise<{ content: string[]; size: number }>;
 }
