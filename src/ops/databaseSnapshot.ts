@@ -106,15 +106,20 @@ export async function snapshotDatabase(repo: Repository, ref: string, tables?: r
   return { id, manifest };
 }
 
-/** Row bytes of a table, blob by blob, a few blobs read ahead. */
+/** Row bytes of a table, blob by blob from blob `from`, a few blobs read ahead. */
 export function rowSource(repo: Repository, readAhead = 4): RowSource {
-  return (table) =>
+  return (table, from = 0) =>
     (async function* () {
       const ids = table.rowData;
       const pending: Promise<Buffer>[] = [];
-      for (let i = 0; i < ids.length; i++) {
-        while (pending.length < readAhead && i + pending.length < ids.length) pending.push(repo.loadBlob(ids[i + pending.length]!));
-        yield await pending.shift()!;
+      try {
+        for (let i = from; i < ids.length; i++) {
+          while (pending.length < readAhead && i + pending.length < ids.length) pending.push(repo.loadBlob(ids[i + pending.length]!));
+          yield await pending.shift()!;
+        }
+      } finally {
+        // a reader that stops early (a table part ends mid-stream) leaves reads nobody awaits
+        for (const p of pending) p.catch(() => undefined);
       }
     })();
 }

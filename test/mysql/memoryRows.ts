@@ -22,10 +22,10 @@ export class MemoryRows {
     };
   };
 
-  rows = (table: TableManifest): AsyncIterable<Buffer> => {
+  rows = (table: TableManifest, from = 0): AsyncIterable<Buffer> => {
     const blobs = this.blobs;
     return (async function* () {
-      for (const id of table.rowData) {
+      for (const id of table.rowData.slice(from)) {
         const b = blobs.get(id);
         if (!b) throw new Error(`blob ${id} missing`);
         yield b;

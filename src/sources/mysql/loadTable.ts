@@ -14,27 +14,31 @@ import { isTransactionalEngine } from './tablePlan.js';
 export type LoadMode = 'load-data' | 'insert';
 
 /**
- * Creates one table in the connection's (empty) database and loads its rows with keys and
- * checks off; MyISAM/Aria indexes are rebuilt once at the end. Checks the server took as
- * many rows as the snapshot holds.
+ * Creates one table in the connection's (empty) database, ready for its rows: MyISAM/Aria
+ * indexes are switched off until finishTableLoad rebuilds them once.
  */
-export async function loadTable(conn: DbConnection, table: TableManifest, rows: AsyncIterable<Buffer>, mode: LoadMode, maxStatementBytes: number): Promise<void> {
-  const q = quoteIdent(table.name);
+export async function createTableForLoad(conn: DbConnection, table: TableManifest): Promise<void> {
   await conn.run(table.createStatement, [], 'create table', table.name);
-  const disableKeys = !isTransactionalEngine(table.engine);
-  if (disableKeys) await conn.run(`ALTER TABLE ${q} DISABLE KEYS`, [], 'load', table.name);
-  let loaded: number;
-  if (mode === 'load-data') {
-    const sql =
-      `LOAD DATA LOCAL INFILE ${conn.core.escape(`ocvault:${table.name}`)} INTO TABLE ${q} CHARACTER SET binary ` +
-      "FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES STARTING BY '' TERMINATED BY '\\n' " +
-      loadDataColumns(table);
-    const r = await conn.run(sql, [], 'load', table.name, () => Readable.from(rows, { objectMode: false }));
-    loaded = r.affectedRows;
-  } else {
-    loaded = await insertRows(conn, table, rows, maxStatementBytes);
-  }
-  if (disableKeys) await conn.run(`ALTER TABLE ${q} ENABLE KEYS`, [], 'load', table.name);
+  if (!isTransactionalEngine(table.engine)) await conn.run(`ALTER TABLE ${quoteIdent(table.name)} DISABLE KEYS`, [], 'load', table.name);
+}
+
+/**
+ * Loads row lines into a created table (the whole stream or one part of it, see rowParts.ts)
+ * with keys and checks off; returns the rows the server took.
+ */
+export async function loadRows(conn: DbConnection, table: TableManifest, rows: AsyncIterable<Buffer>, mode: LoadMode, maxStatementBytes: number): Promise<number> {
+  if (mode === 'insert') return insertRows(conn, table, rows, maxStatementBytes);
+  const sql =
+    `LOAD DATA LOCAL INFILE ${conn.core.escape(`ocvault:${table.name}`)} INTO TABLE ${quoteIdent(table.name)} CHARACTER SET binary ` +
+    "FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES STARTING BY '' TERMINATED BY '\\n' " +
+    loadDataColumns(table);
+  const r = await conn.run(sql, [], 'load', table.name, () => Readable.from(rows, { objectMode: false }));
+  return r.affectedRows;
+}
+
+/** Rebuilds MyISAM/Aria indexes and checks the server took as many rows as the snapshot holds. */
+export async function finishTableLoad(conn: DbConnection, table: TableManifest, loaded: number): Promise<void> {
+  if (!isTransactionalEngine(table.engine)) await conn.run(`ALTER TABLE ${quoteIdent(table.name)} ENABLE KEYS`, [], 'load', table.name);
   if (loaded !== table.rowCount) {
     throw new OcvaultError('DatabaseError', `table \`${table.name}\` of ${describeTarget(conn.target)} took ${loaded} rows, the snapshot holds ${table.rowCount}`, { database: conn.target.database, table: table.name });
   }
