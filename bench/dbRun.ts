@@ -66,7 +66,36 @@ function q(s: string): string {
   return `'${s.replace(/'/g, "'\\''")}'`;
 }
 
+/** The server every step runs against; set once it is up. */
+let benchServer: DbServer | undefined;
+
+/**
+ * Waits until the server has written out its dirty pages and purged old row versions, so no
+ * tool pays for the previous one's writes (after the generator's load or a restore, InnoDB
+ * flushes for tens of seconds: the first runs of this bench measured 2-3x slower steps).
+ */
+async function settleServer(s: DbServer): Promise<void> {
+  const started = Date.now();
+  const status = (): { dirty: number; history: number } => {
+    const rows = sql(s, '', "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('INNODB_BUFFER_POOL_PAGES_DIRTY', 'INNODB_HISTORY_LIST_LENGTH')");
+    const v = new Map(rows.trim().split('\n').map((l) => l.split('\t') as [string, string]));
+    return { dirty: Number(v.get('INNODB_BUFFER_POOL_PAGES_DIRTY') ?? 0), history: Number(v.get('INNODB_HISTORY_LIST_LENGTH') ?? 0) };
+  };
+  sql(s, '', 'SET GLOBAL innodb_max_dirty_pages_pct = 0');
+  try {
+    let st = status();
+    while ((st.dirty > 200 || st.history > 1000) && Date.now() - started < 180_000) {
+      await new Promise((r) => setTimeout(r, 1000));
+      st = status();
+    }
+    log(`server settled in ${((Date.now() - started) / 1000).toFixed(0)} s (dirty pages ${st.dirty}, history ${st.history})`);
+  } finally {
+    sql(s, '', 'SET GLOBAL innodb_max_dirty_pages_pct = 90');
+  }
+}
+
 async function timed(tool: string, step: string, argv: string[], env: Record<string, string>, extra: Partial<Step> = {}): Promise<Step> {
+  if (benchServer) await settleServer(benchServer);
   spawnSync('sync');
   const load = loadavg()[0] ?? 0;
   const before = cpuSample();
@@ -114,6 +143,7 @@ async function main(): Promise<void> {
     parentDir: runDir,
     extraArgs: ['--innodb-buffer-pool-size=1G', '--innodb-log-file-size=256M'],
   });
+  benchServer = server;
   const started = Date.now();
   try {
     const gen = await generateDatabase(server, DB, { scale, seed, workDir: join(runDir, 'tsv'), fixture: DEFAULT_FIXTURE });

@@ -54,7 +54,7 @@ class ChunkStream {
   private pendingBytes = 0;
   private inFlight = 0;
 
-  constructor(private readonly task: number, private readonly chunker: Chunker) {}
+  constructor(private readonly task: number, private readonly chunker: Chunker, private readonly level: number) {}
 
   /**
    * Cuts every chunk of buf[start,end) whose end is certain; returns where the unconsumed tail
@@ -77,7 +77,7 @@ class ChunkStream {
     this.content.push(id);
     if (known(id)) return;
     sealedHere.add(id);
-    const sealed = sealer.sealParts(encodeBlobParts(chunk, init.compressionLevel));
+    const sealed = sealer.sealParts(encodeBlobParts(chunk, this.level));
     const length = sealed.reduce((n, p) => n + p.length, 0);
     this.pending.push({ id, sealed, length, rawLength: chunk.length });
     this.pendingBytes += length;
@@ -123,7 +123,7 @@ async function chunkFile(task: number, file: string | Uint8Array): Promise<void>
   let buf: Buffer | undefined;
   try {
     const before = statOf(fs.fstatSync(fd, { bigint: true }));
-    const stream = new ChunkStream(task, fileChunker);
+    const stream = new ChunkStream(task, fileChunker, init.compressionLevel);
     const max = fileChunker.params.max;
     // Every file is read through a reused READ-sized buffer that grows only while no chunk
     // boundary has been found: a buffer per file would wait for the garbage collector, and the
@@ -292,7 +292,7 @@ port.on('message', (msg: ToWorker) => {
           return chunkFile(msg.task, msg.path);
         case 'streamStart': {
           const chunker = msg.chunks === 'db' ? dbChunker : fileChunker;
-          streams.set(msg.task, { stream: new ChunkStream(msg.task, chunker), buf: Buffer.allocUnsafe(chunker.params.max * 2), start: 0, end: 0, size: 0, chain: Promise.resolve(), failed: false });
+          streams.set(msg.task, { stream: new ChunkStream(msg.task, chunker, msg.chunks === 'db' ? init.dbCompressionLevel : init.compressionLevel), buf: Buffer.allocUnsafe(chunker.params.max * 2), start: 0, end: 0, size: 0, chain: Promise.resolve(), failed: false });
           post({ task: msg.task, kind: 'streamAck' });
           return;
         }

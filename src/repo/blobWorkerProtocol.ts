@@ -10,6 +10,8 @@ export interface WorkerInit {
   fileChunks: ChunkerParams;
   dbChunks: ChunkerParams;
   compressionLevel: number;
+  /** for database row streams */
+  dbCompressionLevel: number;
   /** the SQLite index to consult (read-only) for blobs already stored */
   indexFile: string;
 }

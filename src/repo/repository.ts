@@ -412,6 +412,7 @@ export class Repository {
         fileChunks: this.config.chunker,
         dbChunks: this.config.dbChunker,
         compressionLevel: this.config.compression.level,
+        dbCompressionLevel: this.config.compression.databaseLevel ?? this.config.compression.level,
         indexFile: this.index.file,
       },
       count,
