@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { listConfigByStat, type Backend, type ByteRange, type ObjectInfo, type ObjectType, type StagedObject } from './Backend.js';
 import { OcvaultError, errnoCode } from '../errors/OcvaultError.js';
+import { OpenFiles } from './openFiles.js';
 
 /** Packs are spread over 256 folders so no directory grows huge. */
 function objectPath(root: string, type: ObjectType, name: string): string {
@@ -47,6 +48,7 @@ function writeAllSync(fd: number, parts: readonly Uint8Array[]): void {
 /** A repository in a local directory. Writes go to a temporary file, fsync, then rename. */
 export class LocalBackend implements Backend {
   readonly location: string;
+  private readonly openFiles = new OpenFiles();
 
   constructor(readonly root: string) {
     this.location = path.resolve(root);
@@ -86,6 +88,7 @@ export class LocalBackend implements Backend {
       await handle.close();
       handle = undefined;
       await fsp.mkdir(path.dirname(file), { recursive: true });
+      this.openFiles.forget(file);
       await fsp.rename(tmp, file);
     } catch (e) {
       await handle?.close().catch(() => undefined);
@@ -111,19 +114,14 @@ export class LocalBackend implements Backend {
   async loadInto(type: ObjectType, name: string, range: ByteRange, target: Uint8Array): Promise<void> {
     const file = objectPath(this.root, type, name);
     try {
-      const handle = await fsp.open(file, 'r');
-      try {
-        let done = 0;
-        while (done < range.length) {
-          const { bytesRead } = await handle.read(target, done, range.length - done, range.offset + done);
-          if (bytesRead === 0) break;
-          done += bytesRead;
-        }
-        if (done < range.length) {
-          throw new OcvaultError('CorruptObject', `${type}/${name} is shorter than expected (wanted bytes ${range.offset}-${range.offset + range.length}, file ends sooner)`, { type, name });
-        }
-      } finally {
-        await handle.close();
+      let done = 0;
+      while (done < range.length) {
+        const n = await this.openFiles.read(file, target, done, range.length - done, range.offset + done);
+        if (n === 0) break;
+        done += n;
+      }
+      if (done < range.length) {
+        throw new OcvaultError('CorruptObject', `${type}/${name} is shorter than expected (wanted bytes ${range.offset}-${range.offset + range.length}, file ends sooner)`, { type, name });
       }
     } catch (e) {
       throw this.loadError(type, name, file, e);
@@ -187,6 +185,7 @@ export class LocalBackend implements Backend {
 
   async remove(type: ObjectType, name: string): Promise<void> {
     const file = objectPath(this.root, type, name);
+    this.openFiles.forget(file);
     try {
       await fsp.unlink(file);
     } catch (e) {
@@ -227,6 +226,7 @@ export class LocalBackend implements Backend {
           await handle.sync();
           await handle.close();
           await fsp.mkdir(path.dirname(file), { recursive: true });
+          this.openFiles.forget(file);
           await fsp.rename(tmp, file);
         } catch (e) {
           await discard();
@@ -257,5 +257,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.openFiles.closeAll();
+  }
 }
