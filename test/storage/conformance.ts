@@ -61,6 +61,17 @@ export function backendConformance(name: string, make: () => Promise<Backend>, c
       assert.deepEqual(await b.list('keys'), []);
     }));
 
+  test(`${name}: ranged reads see an object removed and saved again (no stale open file)`, () =>
+    withBackend(async (b) => {
+      const range = { offset: 2, length: 3 };
+      await b.save('data', 'ab12', Buffer.from('0123456789'));
+      assert.equal((await b.load('data', 'ab12', range)).toString(), '234');
+      await b.remove('data', 'ab12');
+      await assert.rejects(b.load('data', 'ab12', range), (e: unknown) => e instanceof OcvaultError && e.code === 'ObjectNotFound');
+      await b.save('data', 'ab12', Buffer.from('abcdefghij'));
+      assert.equal((await b.load('data', 'ab12', range)).toString(), 'cde');
+    }));
+
   test(`${name}: a range past the end is an error, not short data`, () =>
     withBackend(async (b) => {
       await b.save('index', 'short', Buffer.alloc(10));
