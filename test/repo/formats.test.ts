@@ -32,6 +32,17 @@ test('sealer: round trip, fresh nonce each time, any flipped bit is detected', (
   }
 });
 
+test('sealer: nonces never repeat across many seals (they are cut from batches of random bytes)', () => {
+  const s = makeSealer('aes-256-gcm', randomBytes(32));
+  const seen = new Set<string>();
+  const plain = Buffer.from('x');
+  for (let i = 0; i < 5000; i++) {
+    const sealed = i % 2 ? s.seal(plain) : Buffer.concat(s.sealParts([plain]));
+    seen.add(sealed.subarray(0, 12).toString('hex'));
+  }
+  assert.equal(seen.size, 5000);
+});
+
 test('blob codec: compressible data is compressed, random data stored raw, both round-trip', () => {
   const text = Buffer.from('INSERT INTO oc_product VALUES (1,2,3);\n'.repeat(5000));
   const z = encodeBlobPlain(text, 3);
