@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { OcvaultError, type ErrorCode } from '../errors/OcvaultError.js';
+import { holdYoungGeneration, youngCollector } from './youngGc.js';
 import type { FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
 
 export interface ChunkedContent {
@@ -23,6 +24,16 @@ interface Pending {
   /** pushed streams: called for each push the worker has taken (instead of resolve) */
   onStreamAck?: () => void;
 }
+
+/** The sealed parts workers move here die once written to a pack: collected every 8 MiB. */
+const collectWritten = youngCollector(8 * 1024 * 1024);
+
+/**
+ * A worker's young generation: 3 MiB is V8's initial size (two 1 MiB semi-spaces + a large
+ * object share); left alone it grows to 2 x 16 MiB, all of it touched and resident, for
+ * heaps that hold a few MiB of live objects.
+ */
+const WORKER_YOUNG_MB = 3;
 
 /** Pushes of one stream the worker may have queued before `push` waits (see openStream). */
 const STREAM_WINDOW = 4;
@@ -55,8 +66,10 @@ export class BlobWorkers {
   private spawn(): void {
     const url = new URL('./blobWorker.js', import.meta.url);
     for (let i = 0; i < this.count; i++) {
-      const worker = new Worker(url, { workerData: this.init });
+      const worker = new Worker(url, { workerData: this.init, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       const slot: Slot = { worker, busy: 0 };
+      // a new isolate resets the flag that keeps the main thread's young generation small
+      worker.once('online', holdYoungGeneration);
       worker.on('message', (m: FromWorker) => this.onMessage(m));
       worker.on('error', (e) => this.failAll(slot, e));
       worker.on('exit', (code) => {
@@ -87,6 +100,7 @@ export class BlobWorkers {
       p.chain = p.chain
         .then(() => sink?.(m.blobs))
         .then(() => {
+          collectWritten(m.blobs.reduce((n, b) => n + b.length, 0));
           if (m.wantAck) p.worker.worker.postMessage({ task: m.task, kind: 'ack' } satisfies ToWorker);
         })
         .catch((e: unknown) => {
