@@ -43,6 +43,14 @@ interface Slot {
   busy: number;
 }
 
+/**
+ * A path as bytes of its own: a message carries a view's whole ArrayBuffer, and a small Buffer's
+ * is Node's shared 8 KiB pool slab (8 KiB copied and allocated in the worker per file).
+ */
+function ownBytes(path: Uint8Array): Uint8Array {
+  return new Uint8Array(path);
+}
+
 function toError(err: { message: string; code?: string; errno?: string }): Error {
   if (err.code && err.code !== 'undefined') return new OcvaultError(err.code as ErrorCode, err.message);
   const e = new Error(err.message) as Error & { code?: string };
@@ -155,7 +163,7 @@ export class BlobWorkers {
   /** Chunks a file in a worker; new blobs go to `sink`; resolves with the content list. */
   async chunkFile(path: string | Uint8Array, sink: BlobSink): Promise<ChunkedContent> {
     const { task, slot } = this.start(sink);
-    const m = await this.send(slot, task, { task, kind: 'chunkFile', path });
+    const m = await this.send(slot, task, { task, kind: 'chunkFile', path: typeof path === 'string' ? path : ownBytes(path) });
     if (m.kind !== 'chunked') throw new Error(`unexpected worker answer ${m.kind}`);
     return { content: m.content, size: m.size, before: m.before, after: m.after };
   }
@@ -175,7 +183,7 @@ export class BlobWorkers {
     // shared memory goes as it is; otherwise a buffer of its own is moved, not copied again
     const shared = sealed.buffer instanceof SharedArrayBuffer;
     const copy = shared || (sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength) ? sealed : Buffer.from(sealed);
-    const m = await this.send(slot, task, { task, kind: 'writeBlob', id, sealed: copy, what, file, position, truncateTo }, shared ? [] : [copy.buffer as ArrayBuffer]);
+    const m = await this.send(slot, task, { task, kind: 'writeBlob', id, sealed: copy, what, file: ownBytes(file), position, truncateTo }, shared ? [] : [copy.buffer as ArrayBuffer]);
     if (m.kind !== 'written') throw new Error(`unexpected worker answer ${m.kind}`);
     return m.bytes;
   }

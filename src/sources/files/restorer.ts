@@ -10,6 +10,7 @@ import type { BlobId } from '../../repo/blobId.js';
 import { removeIfPresentSync, writeAtSync } from '../../repo/fileWrite.js';
 import { matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
+import { PathArena } from './pathArena.js';
 
 export interface RestoreProgress {
   files: number;
@@ -51,7 +52,6 @@ interface PlannedDir {
   node: TreeNode;
 }
 
-const SLASH = Buffer.from('/');
 const EMPTY = Buffer.alloc(0);
 /**
  * Size of a pooled pack read buffer and the most one read takes of a pack (a larger blob gets a
@@ -79,6 +79,7 @@ export class Restorer {
   private readonly dirs: PlannedDir[] = [];
   private readonly links: PlannedFile[] = [];
   private readonly specials: PlannedFile[] = [];
+  private readonly paths = new PathArena();
 
   constructor(private readonly repo: Repository, private readonly opts: RestoreOptions) {}
 
@@ -92,7 +93,7 @@ export class Restorer {
     const tree = decodeTree(await this.repo.loadBlob(id), id);
     let any = false;
     for (const node of tree.nodes) {
-      const childAbs = Buffer.concat([abs, SLASH, nodeNameBytes(node)]);
+      const childAbs = this.paths.join(abs, nodeNameBytes(node));
       const childRel = rel ? `${rel}/${node.name}` : node.name;
       const inc = included || matchesAny(this.opts.includes, childRel, node.type === 'dir');
       if (node.type === 'dir') {
