@@ -138,7 +138,11 @@ export async function benchRepetition(
     console.error(`\n!!!!! ${tool.name} failed !!!!!\n${result.error}`);
     if (!(err instanceof CommandError) && err instanceof Error && err.stack) console.error(err.stack);
   } finally {
-    if (!opts.keep) await rm(base, { recursive: true, force: true });
+    // The restored tree stays until the whole run ends (run.ts removes the run folder): on
+    // this ext4 without a journal, creating files within a minute (five while the inode table
+    // is dirty) of deleting ~20k others makes inode allocation skip and re-read every one of
+    // them, which cost the next tool's restore up to 20 s of sys time.
+    if (!opts.keep) await Promise.all([ctx.repo, ctx.work].map((d) => rm(d, { recursive: true, force: true })));
     else log(`${tool.name}: kept ${base}`);
   }
   for (const name of STEP_NAMES) result[name] = medianStep(result.samples, name);

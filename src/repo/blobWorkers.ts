@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { OcvaultError, type ErrorCode } from '../errors/OcvaultError.js';
+import { holdYoungGeneration, youngCollector } from './youngGc.js';
 import type { FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
 
 export interface ChunkedContent {
@@ -24,12 +25,30 @@ interface Pending {
   onStreamAck?: () => void;
 }
 
+/** The sealed parts workers move here die once written to a pack: collected every 8 MiB. */
+const collectWritten = youngCollector(8 * 1024 * 1024);
+
+/**
+ * A worker's young generation: 3 MiB is V8's initial size (two 1 MiB semi-spaces + a large
+ * object share); left alone it grows to 2 x 16 MiB, all of it touched and resident, for
+ * heaps that hold a few MiB of live objects.
+ */
+const WORKER_YOUNG_MB = 3;
+
 /** Pushes of one stream the worker may have queued before `push` waits (see openStream). */
 const STREAM_WINDOW = 4;
 
 interface Slot {
   worker: Worker;
   busy: number;
+}
+
+/**
+ * A path as bytes of its own: a message carries a view's whole ArrayBuffer, and a small Buffer's
+ * is Node's shared 8 KiB pool slab (8 KiB copied and allocated in the worker per file).
+ */
+function ownBytes(path: Uint8Array): Uint8Array {
+  return new Uint8Array(path);
 }
 
 function toError(err: { message: string; code?: string; errno?: string }): Error {
@@ -55,8 +74,10 @@ export class BlobWorkers {
   private spawn(): void {
     const url = new URL('./blobWorker.js', import.meta.url);
     for (let i = 0; i < this.count; i++) {
-      const worker = new Worker(url, { workerData: this.init });
+      const worker = new Worker(url, { workerData: this.init, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       const slot: Slot = { worker, busy: 0 };
+      // a new isolate resets the flag that keeps the main thread's young generation small
+      worker.once('online', holdYoungGeneration);
       worker.on('message', (m: FromWorker) => this.onMessage(m));
       worker.on('error', (e) => this.failAll(slot, e));
       worker.on('exit', (code) => {
@@ -87,6 +108,7 @@ export class BlobWorkers {
       p.chain = p.chain
         .then(() => sink?.(m.blobs))
         .then(() => {
+          collectWritten(m.blobs.reduce((n, b) => n + b.length, 0));
           if (m.wantAck) p.worker.worker.postMessage({ task: m.task, kind: 'ack' } satisfies ToWorker);
         })
         .catch((e: unknown) => {
@@ -141,7 +163,7 @@ export class BlobWorkers {
   /** Chunks a file in a worker; new blobs go to `sink`; resolves with the content list. */
   async chunkFile(path: string | Uint8Array, sink: BlobSink): Promise<ChunkedContent> {
     const { task, slot } = this.start(sink);
-    const m = await this.send(slot, task, { task, kind: 'chunkFile', path });
+    const m = await this.send(slot, task, { task, kind: 'chunkFile', path: typeof path === 'string' ? path : ownBytes(path) });
     if (m.kind !== 'chunked') throw new Error(`unexpected worker answer ${m.kind}`);
     return { content: m.content, size: m.size, before: m.before, after: m.after };
   }
@@ -161,7 +183,7 @@ export class BlobWorkers {
     // shared memory goes as it is; otherwise a buffer of its own is moved, not copied again
     const shared = sealed.buffer instanceof SharedArrayBuffer;
     const copy = shared || (sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength) ? sealed : Buffer.from(sealed);
-    const m = await this.send(slot, task, { task, kind: 'writeBlob', id, sealed: copy, what, file, position, truncateTo }, shared ? [] : [copy.buffer as ArrayBuffer]);
+    const m = await this.send(slot, task, { task, kind: 'writeBlob', id, sealed: copy, what, file: ownBytes(file), position, truncateTo }, shared ? [] : [copy.buffer as ArrayBuffer]);
     if (m.kind !== 'written') throw new Error(`unexpected worker answer ${m.kind}`);
     return m.bytes;
   }
