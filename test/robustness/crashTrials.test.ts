@@ -155,7 +155,9 @@ describe('backup killed with SIGKILL at random points', () => {
             next.stats.addedBytes <= Math.max(0, newBytes - 0.9 * stored) + 256 * KiB,
             `the next backup added ${next.stats.addedBytes} bytes; the change was ${newBytes} bytes, of which the killed run had stored ${stored} in packs`,
           );
-          assert.ok(next.stats.addedBytes < total / 3, `the next backup added ${next.stats.addedBytes} of ${total} bytes: it must reuse what is stored`);
+          // (total / 2, not / 3: in the first trial of a repository the change alone is a third of
+          // the tree, and a run killed before storing anything left all of it to this backup)
+          assert.ok(next.stats.addedBytes < total / 2, `the next backup added ${next.stats.addedBytes} of ${total} bytes: it must reuse what is stored`);
           assert.equal(next.stats.files, want.size);
           expected.set(next.id, want);
         });
