@@ -153,11 +153,12 @@ export async function loadDatabase(target: ConnectionTarget | string, manifest: 
     }
     let firstError: unknown;
     const checks: TableCheck[] = [];
-    const progress = new Map<string, TableProgress>(tables.map((x) => [x.name, { partsLeft: queue.filter((i) => i.table === x).length, loaded: 0 }]));
+    const progress = new Map<string, TableProgress>();
     await Promise.all(conns.map(async (conn) => {
       for (let item = queue.shift(); item !== undefined && firstError === undefined; item = queue.shift()) {
         const { table } = item;
-        const p = progress.get(table.name) as TableProgress;
+        let p = progress.get(table.name);
+        if (!p) progress.set(table.name, (p = { partsLeft: item.parts, loaded: 0 }));
         try {
           // the first part to start creates the table; the others wait for it
           p.created ??= createTableForLoad(conn, table);
