@@ -315,6 +315,29 @@ export class TestRepo {
   }
 }
 
+/**
+ * Copies of a suite's template repository (made in its `before`), each with a cache of its
+ * own; `cleanup` removes every copy and the template.
+ */
+export class TemplateCopies {
+  private readonly copies: TestRepo[] = [];
+
+  constructor(private readonly template: () => TestRepo | undefined) {}
+
+  async copy(): Promise<TestRepo> {
+    const t = this.template();
+    if (!t) throw new Error('the template repository is not made yet');
+    const c = await t.copy();
+    this.copies.push(c);
+    return c;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const c of this.copies) await c.cleanup();
+    await this.template()?.cleanup();
+  }
+}
+
 /** Total size in bytes of every regular file under `dir` (the repository's on-disk size). */
 export async function dirSize(dir: string): Promise<number> {
   let total = 0;

@@ -2,7 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { TestRepo } from '../helpers/cli.js';
+import { TemplateCopies, TestRepo } from '../helpers/cli.js';
 import { backupVersions, FaultyBackend, openRepo, packFiles, restoredFiles, smallRepo, type Fault, type Version } from './fixtures.js';
 import { forget } from '../../src/ops/forget.js';
 import { prune } from '../../src/ops/prune.js';
@@ -17,7 +17,7 @@ import { IndexView } from '../../src/ops/indexView.js';
 describe('prune is crash-safe', () => {
   let template: TestRepo;
   let kept: Version[];
-  const made: TestRepo[] = [];
+  const copies = new TemplateCopies(() => template);
 
   before(async () => {
     template = await smallRepo();
@@ -30,16 +30,8 @@ describe('prune is crash-safe', () => {
     }
     kept = versions.slice(3);
   });
-  after(async () => {
-    for (const t of made) await t.cleanup();
-    await template?.cleanup();
-  });
-
-  async function copy(): Promise<TestRepo> {
-    const t = await template.copy();
-    made.push(t);
-    return t;
-  }
+  after(() => copies.cleanup());
+  const copy = (): Promise<TestRepo> => copies.copy();
 
   /** How many times an uninterrupted prune saves or removes objects, by `op type`. */
   async function count(): Promise<Map<string, number>> {

@@ -2,7 +2,7 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { TestRepo, expectCode, parseJson, type BackupResult } from '../helpers/cli.js';
+import { TemplateCopies, TestRepo, expectCode, parseJson, type BackupResult } from '../helpers/cli.js';
 import { hashTree, removeTree } from '../helpers/tree.js';
 import { smallRepo, writeVersion } from '../maintenance/fixtures.js';
 import type { CheckReport } from '../../src/ops/check.js';
@@ -174,18 +174,9 @@ describe('backup killed with SIGKILL at random points', () => {
 describe('prune killed with SIGKILL at random points', () => {
   let template: TestRepo;
   const kept: { id: string; files: Map<string, string> }[] = [];
-  const repos: TestRepo[] = [];
-  after(async () => {
-    for (const t of repos) await t.cleanup();
-    await template?.cleanup();
-  });
-
-  /** A copy of the template repository, with an empty cache of its own. */
-  async function copy(): Promise<TestRepo> {
-    const t = await template.copy();
-    repos.push(t);
-    return t;
-  }
+  const copies = new TemplateCopies(() => template);
+  after(() => copies.cleanup());
+  const copy = (): Promise<TestRepo> => copies.copy();
 
   test(`${PRUNE_TRIALS} trials (seed ${SEED})`, { timeout: PRUNE_TRIALS * 40_000 + 90_000 }, async (ctx) => {
     const rng = new Rng(SEED ^ 0x5bd1e995);

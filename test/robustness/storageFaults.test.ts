@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TestRepo, describeRun, expectCode, type BackupResult } from '../helpers/cli.js';
+import { TemplateCopies, TestRepo, describeRun, expectCode, type BackupResult } from '../helpers/cli.js';
 import { hashTree, MiB, writeRandomFile as writeRandom } from '../helpers/tree.js';
 import { backupVersions, openRepo, smallRepo, type Version } from '../maintenance/fixtures.js';
 import { FaultBackend, type Fault } from '../../src/storage/FaultBackend.js';
@@ -59,7 +59,7 @@ describe('injected storage faults (library, FaultBackend over a local repository
   let template: TestRepo;
   let versions: Version[];
   let fresh: string;
-  const made: TestRepo[] = [];
+  const copies = new TemplateCopies(() => template);
   let cases = 0;
 
   before(async () => {
@@ -72,15 +72,9 @@ describe('injected storage faults (library, FaultBackend over a local repository
   });
   after(async () => {
     console.log(`# ${cases} injected fault cases`);
-    for (const t of made) await t.cleanup();
-    await template?.cleanup();
+    await copies.cleanup();
   });
-
-  async function copy(): Promise<TestRepo> {
-    const t = await template.copy();
-    made.push(t);
-    return t;
-  }
+  const copy = (): Promise<TestRepo> => copies.copy();
 
   type Op = 'backup' | 'restore' | 'check' | 'prune' | 'forget' | 'open';
   interface Case {
