@@ -88,8 +88,9 @@ export class LocalBackend implements Backend {
       await handle.close();
       handle = undefined;
       await fsp.mkdir(path.dirname(file), { recursive: true });
-      this.openFiles.forget(file);
       await fsp.rename(tmp, file);
+      // after the rename: a read between a forget and the rename could open the old file again
+      this.openFiles.forget(file);
     } catch (e) {
       await handle?.close().catch(() => undefined);
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
@@ -226,8 +227,8 @@ export class LocalBackend implements Backend {
           await handle.sync();
           await handle.close();
           await fsp.mkdir(path.dirname(file), { recursive: true });
-          this.openFiles.forget(file);
           await fsp.rename(tmp, file);
+          this.openFiles.forget(file);
         } catch (e) {
           await discard();
           throw storageError('write', file, e);
