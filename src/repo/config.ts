@@ -62,7 +62,7 @@ export function decodeRepoConfig(bytes: Uint8Array): RepoConfig {
     throw new OcvaultError('CorruptObject', 'repository config is not valid JSON');
   }
   const c = v as Partial<RepoConfig>;
-  if (c.version !== 1) throw new OcvaultError('UnsupportedFormat', `repository format version ${String(c.version)} is not supported (this ocvault reads version 1)`);
+  if (c.version !== 1) throw new OcvaultError('UnsupportedFormat', `repository config says format version ${String(c.version)}, which is not supported (this ocvault reads version 1)`);
   if (typeof c.id !== 'string' || !/^[0-9a-f]{32}$/.test(c.id)) throw new OcvaultError('CorruptObject', 'repository config has no valid id');
   if (!c.cipher || !CIPHERS.includes(c.cipher)) throw new OcvaultError('UnsupportedFormat', `unknown cipher ${String(c.cipher)} in repository config`);
   if (!validChunker(c.chunker) || !validChunker(c.dbChunker)) throw new OcvaultError('CorruptObject', 'repository config has invalid chunker sizes');
