@@ -81,13 +81,7 @@ export class BlobCopier {
     const key = createHash('sha256').update(chunks).update(ids.join(',')).digest('hex');
     const known = this.contents.get(key);
     if (known && known.every((id) => this.dst.hasBlob(id))) return known;
-    const writer = await this.workers!.openStream(chunks, async (blobs) => {
-      const added = await this.dst.addSealed('data', blobs);
-      if (added) {
-        this.stats.addedBytes += added;
-        this.stats.addedBlobs += blobs.length;
-      }
-    });
+    const writer = await this.workers!.openStream(chunks);
     const pending: Promise<Buffer>[] = [];
     for (let i = 0; i < ids.length; i++) {
       while (pending.length < READ_AHEAD && i + pending.length < ids.length) pending.push(this.src.loadBlob(ids[i + pending.length]!));
@@ -95,7 +89,9 @@ export class BlobCopier {
       this.stats.rechunkedBytes += plain.length;
       await writer.push(plain);
     }
-    const { content } = await writer.end();
+    const { content, added } = await writer.end();
+    this.stats.addedBytes += added.bytes;
+    this.stats.addedBlobs += added.blobs;
     this.contents.set(key, content);
     return content;
   }

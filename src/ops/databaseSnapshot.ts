@@ -38,17 +38,16 @@ export async function backupDatabase(
   let addedBytes = 0;
   let addedBlobs = 0;
   const openSink = (): TableSink => {
-    const writer = workers.openStream('db', async (blobs) => {
-      const added = await repo.addSealed('data', blobs);
-      if (added) {
-        addedBytes += added;
-        addedBlobs += blobs.length;
-      }
-    });
+    const writer = workers.openStream('db');
     return {
       // the dump hands each buffer over for good (RowSink), so it is moved to the worker
       write: async (bytes) => (await writer).push(bytes, true),
-      end: async () => (await (await writer).end()).content,
+      end: async () => {
+        const { content, added } = await (await writer).end();
+        addedBytes += added.bytes;
+        addedBlobs += added.blobs;
+        return content;
+      },
     };
   };
   const manifest = await dumpDatabase(url, openSink, options);

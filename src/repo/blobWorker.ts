@@ -7,11 +7,14 @@ import { decodeBlobPlain, encodeBlobParts } from './blobCodec.js';
 import { LocalIndex } from './localIndex.js';
 import { writeAtSync } from './fileWrite.js';
 import { youngCollector } from './youngGc.js';
-import type { FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
+import { BlobClaims } from './blobClaims.js';
+import { PackFileWriter } from './packFile.js';
+import type { AddedBlobs, FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
 
 /**
  * A blob worker: chunks files and streams, hashes, compresses and seals the chunks that are
- * not stored yet, and opens blobs for restore. The main thread only decides and writes.
+ * not stored yet — into packs of its own when the store is a local folder, else handing them
+ * to the main thread — and opens blobs for restore.
  */
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -24,8 +27,11 @@ let sealer: Sealer;
 let fileChunker: Chunker;
 let dbChunker: Chunker;
 let index: LocalIndex | undefined;
+/** this worker's own packs (local stores only) */
+let packFile: PackFileWriter | undefined;
 const idKey = Buffer.from(init.idKey);
-/** ids this worker sealed during this run, so repeats inside a run are not sealed twice */
+const claims = new BlobClaims(init.claims);
+/** ids this worker sealed once the shared claim table was full */
 const sealedHere = new Set<string>();
 
 const acks = new Map<number, () => void>();
@@ -34,8 +40,7 @@ function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
 
-function known(id: string): boolean {
-  if (sealedHere.has(id)) return true;
+function indexed(id: string): boolean {
   if (!index) {
     try {
       index = LocalIndex.openReadonly(init.indexFile);
@@ -46,9 +51,19 @@ function known(id: string): boolean {
   return index.has(id);
 }
 
+/** Is this blob for this worker to store: not stored yet, and not taken on by another worker? */
+function isNew(digest: Buffer, id: string): boolean {
+  if (sealedHere.has(id) || indexed(id)) return false;
+  const claim = claims.claim(digest);
+  if (claim === 'taken') return false;
+  if (claim === 'full') sealedHere.add(id);
+  return true;
+}
+
 /** Chunks one byte sequence incrementally; used by both files and pushed streams. */
 class ChunkStream {
   readonly content: string[] = [];
+  readonly added: AddedBlobs = { blobs: 0, bytes: 0 };
   private pending: NewBlob[] = [];
   private pendingBytes = 0;
   private inFlight = 0;
@@ -72,15 +87,22 @@ class ChunkStream {
   }
 
   private add(chunk: Buffer): void {
-    const id = hasher.keyed(idKey, chunk).toString('hex');
+    const digest = hasher.keyed(idKey, chunk);
+    const id = digest.toString('hex');
     this.content.push(id);
-    if (known(id)) return;
-    sealedHere.add(id);
+    if (!isNew(digest, id)) return;
     const sealed = sealer.sealParts(encodeBlobParts(chunk, this.level));
     const length = sealed.reduce((n, p) => n + p.length, 0);
+    collectAfter(length);
+    if (packFile) {
+      this.added.blobs++;
+      this.added.bytes += length;
+      const done = packFile.add(id, 'data', sealed, chunk.length);
+      if (done) post({ task: 0, kind: 'pack', pack: done });
+      return;
+    }
     this.pending.push({ id, sealed, length, rawLength: chunk.length });
     this.pendingBytes += length;
-    collectAfter(length);
   }
 
   /** Sends what is sealed; waits for the main thread when too much is unacknowledged. */
@@ -156,7 +178,7 @@ async function chunkFile(task: number, file: string | Uint8Array): Promise<void>
     }
     await stream.flush();
     const after = statOf(fs.fstatSync(fd, { bigint: true }));
-    post({ task, kind: 'chunked', content: stream.content, size, before, after });
+    post({ task, kind: 'chunked', content: stream.content, size, before, after, added: stream.added });
   } finally {
     fs.closeSync(fd);
     if (buf && buf.length === READ && spareBuffers.length < 8) spareBuffers.push(buf);
@@ -217,7 +239,7 @@ async function streamEnd(s: PushedStream, task: number): Promise<void> {
   await s.stream.flush();
   streams.delete(task);
   const st: FileStat = { size: s.size, mtimeNs: '0', ctimeNs: '0', inode: 0 };
-  post({ task, kind: 'chunked', content: s.stream.content, size: s.size, before: st, after: st });
+  post({ task, kind: 'chunked', content: s.stream.content, size: s.size, before: st, after: st, added: s.stream.added });
 }
 
 /** Opens a sealed blob and checks it against its id; undefined (reported) when damaged. */
@@ -268,7 +290,15 @@ const ready = (async () => {
   sealer = makeSealer(init.cipher, Buffer.from(init.encryptionKey));
   fileChunker = makeChunker(init.chunkerKey, init.fileChunks);
   dbChunker = makeChunker(init.chunkerKey, init.dbChunks);
+  if (init.packs) packFile = new PackFileWriter(init.packs.dir, sealer, await hasher.plainHasher(), init.packs.size);
 })();
+
+/** Finishes this worker's open pack, so every blob it stored so far can be indexed. */
+function flushPacks(task: number): void {
+  const done = packFile?.finish();
+  if (done) post({ task: 0, kind: 'pack', pack: done });
+  post({ task, kind: 'packsFlushed' });
+}
 
 port.on('message', (msg: ToWorker) => {
   if (msg.kind === 'ack') {
@@ -296,6 +326,11 @@ port.on('message', (msg: ToWorker) => {
           return openBlob(msg.task, msg.id, msg.sealed, msg.what);
         case 'writeBlob':
           return writeBlob(msg.task, msg);
+        case 'flushPacks':
+          return flushPacks(msg.task);
+        case 'discardPacks':
+          packFile?.discard();
+          return post({ task: msg.task, kind: 'packsFlushed' });
       }
     })
     .catch((e: unknown) => fail(msg.task, e));

@@ -1,5 +1,6 @@
 import type { ChunkerParams } from './config.js';
 import type { Cipher } from './sealer.js';
+import type { StagedPack } from './packFile.js';
 
 /** Messages between the main thread and the blob workers (see blobWorker.ts). */
 export interface WorkerInit {
@@ -14,6 +15,13 @@ export interface WorkerInit {
   dbCompressionLevel: number;
   /** the SQLite index to consult (read-only) for blobs already stored */
   indexFile: string;
+  /** the blobs some worker of this pool has taken on storing (a BlobClaims table) */
+  claims: SharedArrayBuffer;
+  /**
+   * Where the store can take files written by other threads: the worker writes its new blobs
+   * into packs of its own there. Absent: new blobs go to the main thread in 'blobs' messages.
+   */
+  packs?: { dir: string; size: number };
 }
 
 export interface NewBlob {
@@ -32,7 +40,16 @@ export type ToWorker =
   | { task: number; kind: 'openBlob'; id: string; sealed: Uint8Array; what: string }
   /** open a blob and write it into a file at `position` (then cut the file to `truncateTo`) */
   | { task: number; kind: 'writeBlob'; id: string; sealed: Uint8Array; what: string; file: Uint8Array; position: number; truncateTo?: number }
-  | { task: number; kind: 'ack' };
+  | { task: number; kind: 'ack' }
+  /** finish the open pack (answered with 'packsFlushed', after its 'pack') */
+  | { task: number; kind: 'flushPacks' }
+  /** drop the open pack and its file (the run failed; answered with 'packsFlushed') */
+  | { task: number; kind: 'discardPacks' };
+
+export interface AddedBlobs {
+  blobs: number;
+  bytes: number;
+}
 
 export interface FileStat {
   size: number;
@@ -44,7 +61,11 @@ export interface FileStat {
 export type FromWorker =
   /** `wantAck`: the worker waits for an ack once the main thread has taken these */
   | { task: number; kind: 'blobs'; blobs: NewBlob[]; wantAck: boolean }
-  | { task: number; kind: 'chunked'; content: string[]; size: number; before: FileStat; after: FileStat }
+  /** `added`: blobs this task stored in the worker's own packs (none when it sends them) */
+  | { task: number; kind: 'chunked'; content: string[]; size: number; before: FileStat; after: FileStat; added: AddedBlobs }
+  /** a finished pack of the worker's own, for the main thread to adopt and index */
+  | { task: 0; kind: 'pack'; pack: StagedPack }
+  | { task: number; kind: 'packsFlushed' }
   | { task: number; kind: 'opened'; plain: Uint8Array }
   | { task: number; kind: 'written'; bytes: number }
   | { task: number; kind: 'streamAck' }

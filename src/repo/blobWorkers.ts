@@ -2,21 +2,42 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { OcvaultError, type ErrorCode } from '../errors/OcvaultError.js';
 import { holdYoungGeneration, youngCollector } from './youngGc.js';
-import type { FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
+import { BlobClaims } from './blobClaims.js';
+import type { StagedPack } from './packFile.js';
+import type { AddedBlobs, FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
 
 export interface ChunkedContent {
   content: string[];
   size: number;
   before: FileStat;
   after: FileStat;
+  /** new blobs this task stored */
+  added: AddedBlobs;
 }
 
-/** Receives the new sealed blobs of a task; the worker waits for it before sending more. */
-export type BlobSink = (blobs: NewBlob[]) => Promise<void> | void;
+/**
+ * Stores new sealed blobs that workers hand over (stores without a staging folder); the
+ * worker waits for it before sending more. Resolves with what was actually added.
+ */
+export type BlobSink = (blobs: NewBlob[]) => Promise<AddedBlobs>;
+
+/** Adopts and indexes a finished pack a worker wrote into the store's staging folder. */
+export type PackSink = (pack: StagedPack) => Promise<void>;
+
+export type BlobWorkersInit = Omit<WorkerInit, 'claims'>;
+
+/**
+ * Room for the new blobs of one run in the claim table (2^17 slots, half usable, 2.5 MiB):
+ * beyond 64k new blobs workers decide alone, and a chunk two of them cut may be stored twice.
+ */
+const CLAIM_SLOTS = 1 << 17;
 
 interface Pending {
   worker: Slot;
+  /** the task hands its blobs to the main thread */
   sink?: BlobSink;
+  /** what the sink added for this task */
+  added: AddedBlobs;
   resolve: (m: FromWorker) => void;
   reject: (e: Error) => void;
   /** serializes sink calls so blobs are stored in the order they were cut */
@@ -34,6 +55,9 @@ const collectWritten = youngCollector(8 * 1024 * 1024);
  * heaps that hold a few MiB of live objects.
  */
 const WORKER_YOUNG_MB = 3;
+
+/** How long close() waits for workers to remove their unfinished packs (a busy worker answers late). */
+const DISCARD_WAIT_MS = 5000;
 
 /** Pushes of one stream the worker may have queued before `push` waits (see openStream). */
 const STREAM_WINDOW = 4;
@@ -59,17 +83,29 @@ function toError(err: { message: string; code?: string; errno?: string }): Error
 }
 
 /**
- * The pool of blob workers. Tasks go to the least busy worker; chunking tasks stream their
- * new blobs back through a sink with backpressure.
+ * The pool of blob workers. Tasks go to the least busy worker. New blobs go into packs the
+ * workers write themselves when the store has a staging folder (`init.packs`), which the main
+ * thread adopts through `packSink`; otherwise they stream back to `blobSink` with backpressure.
  */
 export class BlobWorkers {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextTask = 1;
   private closed = false;
+  private readonly init: WorkerInit;
+  /** packs being adopted */
+  private readonly adopting = new Set<Promise<void>>();
+  private packFailure: Error | undefined;
 
   /** Workers start with the first task: an unchanged backup may need none. */
-  constructor(private readonly init: WorkerInit, private readonly count = Math.max(1, Math.min(availableParallelism(), 8))) {}
+  constructor(
+    init: BlobWorkersInit,
+    private readonly blobSink: BlobSink,
+    private readonly packSink: PackSink,
+    private readonly count = Math.max(1, Math.min(availableParallelism(), 8)),
+  ) {
+    this.init = { ...init, claims: BlobClaims.create(CLAIM_SLOTS).buffer };
+  }
 
   private spawn(): void {
     const url = new URL('./blobWorker.js', import.meta.url);
@@ -101,13 +137,18 @@ export class BlobWorkers {
   }
 
   private onMessage(m: FromWorker): void {
+    if (m.kind === 'pack') return this.adopt(m.pack);
     const p = this.pending.get(m.task);
     if (!p) return;
     if (m.kind === 'blobs') {
       const sink = p.sink;
       p.chain = p.chain
         .then(() => sink?.(m.blobs))
-        .then(() => {
+        .then((added) => {
+          if (added) {
+            p.added.blobs += added.blobs;
+            p.added.bytes += added.bytes;
+          }
           collectWritten(m.blobs.reduce((n, b) => n + b.length, 0));
           if (m.wantAck) p.worker.worker.postMessage({ task: m.task, kind: 'ack' } satisfies ToWorker);
         })
@@ -129,8 +170,35 @@ export class BlobWorkers {
       this.pending.delete(m.task);
       p.worker.busy--;
       if (m.kind === 'failed') p.reject(toError(m.error));
+      else if (m.kind === 'chunked') p.resolve({ ...m, added: { blobs: m.added.blobs + p.added.blobs, bytes: m.added.bytes + p.added.bytes } });
       else p.resolve(m);
     });
+  }
+
+  private adopt(pack: StagedPack): void {
+    const adopting: Promise<void> = this.packSink(pack)
+      .catch((e: unknown) => {
+        this.packFailure ??= e instanceof Error ? e : new Error(String(e));
+      })
+      .finally(() => this.adopting.delete(adopting));
+    this.adopting.add(adopting);
+  }
+
+  /**
+   * Has every worker finish its open pack and waits until all packs are adopted: after this,
+   * every blob of every finished task is in the store and indexed (or this throws).
+   */
+  async flushPacks(): Promise<void> {
+    if (this.init.packs) {
+      await Promise.all(
+        this.slots.map((slot) => {
+          const { task } = this.startOn(slot);
+          return this.send(slot, task, { task, kind: 'flushPacks' });
+        }),
+      );
+    }
+    while (this.adopting.size) await Promise.all(this.adopting);
+    if (this.packFailure) throw this.packFailure;
   }
 
   private pick(): Slot {
@@ -151,21 +219,27 @@ export class BlobWorkers {
     });
   }
 
-  private start(sink?: BlobSink): { task: number; slot: Slot } {
+  private start(storing = false): { task: number; slot: Slot } {
     if (this.closed) throw new Error('blob workers are closed');
-    const slot = this.pick();
+    // a pack that could not be stored holds blobs other tasks count on: nothing more is stored
+    if (storing && this.packFailure) throw this.packFailure;
+    return this.startOn(this.pick(), storing);
+  }
+
+  private startOn(slot: Slot, storing = false): { task: number; slot: Slot } {
     slot.busy++;
     const task = this.nextTask++;
-    this.pending.set(task, { worker: slot, sink, resolve: () => undefined, reject: () => undefined, chain: Promise.resolve() });
+    const sink = storing && !this.init.packs ? this.blobSink : undefined;
+    this.pending.set(task, { worker: slot, sink, added: { blobs: 0, bytes: 0 }, resolve: () => undefined, reject: () => undefined, chain: Promise.resolve() });
     return { task, slot };
   }
 
-  /** Chunks a file in a worker; new blobs go to `sink`; resolves with the content list. */
-  async chunkFile(path: string | Uint8Array, sink: BlobSink): Promise<ChunkedContent> {
-    const { task, slot } = this.start(sink);
+  /** Chunks a file in a worker, storing its new blobs; resolves with the content list. */
+  async chunkFile(path: string | Uint8Array): Promise<ChunkedContent> {
+    const { task, slot } = this.start(true);
     const m = await this.send(slot, task, { task, kind: 'chunkFile', path: typeof path === 'string' ? path : ownBytes(path) });
     if (m.kind !== 'chunked') throw new Error(`unexpected worker answer ${m.kind}`);
-    return { content: m.content, size: m.size, before: m.before, after: m.after };
+    return { content: m.content, size: m.size, before: m.before, after: m.after, added: m.added };
   }
 
   /** Opens (decrypts, decompresses, verifies) one sealed blob in a worker. */
@@ -189,12 +263,13 @@ export class BlobWorkers {
   }
 
   /**
-   * A pushed byte stream chunked in one worker (database rows); `chunks` picks the sizes.
+   * A pushed byte stream chunked in one worker (database rows), storing its new blobs;
+   * `chunks` picks the sizes.
    * Up to STREAM_WINDOW pushes travel at once: waiting for the worker after every push left
    * the producer (a database connection) and the worker idle by turns.
    */
-  async openStream(chunks: 'file' | 'db', sink: BlobSink): Promise<ChunkWriter> {
-    const { task, slot } = this.start(sink);
+  async openStream(chunks: 'file' | 'db'): Promise<ChunkWriter> {
+    const { task, slot } = this.start(true);
     await this.send(slot, task, { task, kind: 'streamStart', chunks });
     const p = this.pending.get(task);
     if (!p) throw new Error('blob worker stream ended before it started');
@@ -230,12 +305,26 @@ export class BlobWorkers {
         p.onStreamAck = () => undefined;
         const m = await this.send(slot, task, { task, kind: 'streamEnd' });
         if (m.kind !== 'chunked') throw new Error(`unexpected worker answer ${m.kind}`);
-        return { content: m.content, size: m.size };
+        return { content: m.content, size: m.size, added: m.added };
       },
     };
   }
 
+  /**
+   * Stops the workers. A pack still open in a worker was not flushed, so the run failed: its
+   * file is removed rather than left in the staging folder.
+   */
   async close(): Promise<void> {
+    if (this.init.packs && !this.closed) {
+      const answered = Promise.all(
+        this.slots.map((slot) => {
+          const { task } = this.startOn(slot);
+          return this.send(slot, task, { task, kind: 'discardPacks' }).catch(() => undefined);
+        }),
+      );
+      await Promise.race([answered, new Promise((resolve) => setTimeout(resolve, DISCARD_WAIT_MS).unref())]);
+      await Promise.all(this.adopting);
+    }
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
@@ -245,5 +334,5 @@ export class BlobWorkers {
 export interface ChunkWriter {
   /** `owned`: the caller gives the bytes' whole buffer away (it is moved to the worker) */
   push(bytes: Uint8Array, owned?: boolean): Promise<void>;
-  end(): Promise<{ content: string[]; size: number }>;
+  end(): Promise<{ content: string[]; size: number; added: AddedBlobs }>;
 }

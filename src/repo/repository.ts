@@ -20,7 +20,8 @@ import { openObject, sealObject } from './objectCodec.js';
 import { acquireLock, type HeldLock } from './repoLock.js';
 import type { LockTiming } from './lock.js';
 import { BlobWorkers } from './blobWorkers.js';
-import type { NewBlob } from './blobWorkerProtocol.js';
+import type { AddedBlobs, NewBlob } from './blobWorkerProtocol.js';
+import type { StagedPack } from './packFile.js';
 import type { BlobId, BlobType } from './blobId.js';
 
 export interface OpenOptions {
@@ -302,16 +303,23 @@ export class Repository {
     return this.pendingIds.has(id) || this.index.has(id);
   }
 
-  /** Adds blobs sealed by a worker, skipping any another worker stored first. Returns bytes added. */
-  async addSealed(type: BlobType, blobs: NewBlob[]): Promise<number> {
-    let added = 0;
+  /** Adds blobs sealed by a worker, skipping any stored already. Returns what was added. */
+  async addSealed(type: BlobType, blobs: NewBlob[]): Promise<AddedBlobs> {
+    const added: AddedBlobs = { blobs: 0, bytes: 0 };
     for (const b of blobs) {
       if (this.hasBlob(b.id)) continue;
       this.pendingIds.add(b.id);
       await this.packWriters[type].add(b.id, type, b.sealed, b.rawLength);
-      added += b.length;
+      added.blobs++;
+      added.bytes += b.length;
     }
     return added;
+  }
+
+  /** Makes a pack a blob worker wrote into the store's staging folder an object, and indexes it. */
+  private async adoptPack(p: StagedPack): Promise<void> {
+    await this.backend.adopt!(p.file, 'data', p.id);
+    this.onPackWritten({ id: p.id, size: p.size, blobs: p.blobs });
   }
 
   /** Saves one blob from the main thread (trees, small objects). Returns its id and bytes added. */
@@ -326,7 +334,7 @@ export class Repository {
 
   /** Makes everything saved so far durable: packs, then their index segment. */
   async flush(): Promise<void> {
-    await Promise.all([this.packWriters.data.flush(), this.packWriters.tree.flush()]);
+    await Promise.all([this.workers?.flushPacks(), this.packWriters.data.flush(), this.packWriters.tree.flush()]);
     this.queueSegment();
     await this.segmentWrites;
   }
@@ -401,8 +409,12 @@ export class Repository {
 
   // ---------- workers ----------
 
-  /** Starts the blob worker pool (chunk, hash, compress, seal; open). */
+  /**
+   * Starts the blob worker pool (chunk, hash, compress, seal; open). Where the store has a
+   * staging folder, workers write new blobs into packs of their own there.
+   */
   startWorkers(count?: number): BlobWorkers {
+    const staging = this.backend.stagingDir !== undefined && this.backend.adopt !== undefined ? this.backend.stagingDir : undefined;
     this.workers ??= new BlobWorkers(
       {
         cipher: this.config.cipher,
@@ -414,7 +426,10 @@ export class Repository {
         compressionLevel: this.config.compression.level,
         dbCompressionLevel: this.config.compression.databaseLevel ?? this.config.compression.level,
         indexFile: this.index.file,
+        ...(staging ? { packs: { dir: staging, size: this.config.packSize } } : {}),
       },
+      (blobs) => this.addSealed('data', blobs),
+      (pack) => this.adoptPack(pack),
       count,
     );
     return this.workers;

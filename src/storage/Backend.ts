@@ -39,6 +39,14 @@ export interface Backend {
    */
   stage?(): Promise<StagedObject>;
   /**
+   * A folder of the store's own file system where other threads may write objects as plain
+   * files (blob workers write their packs there), with `adopt` to make such a file an object.
+   * Only a local directory has one; a wrapper that must see every write does not pass it on.
+   */
+  readonly stagingDir?: string;
+  /** Makes a file written in `stagingDir` the object (type, name): flushed to disk, then renamed. */
+  adopt?(file: string, type: ObjectType, name: string): Promise<void>;
+  /**
    * Reads a byte range into the caller's buffer (`range.length` bytes at its start), where the
    * store can do so without an allocation of its own (a local directory): restore reuses its
    * read buffers instead of faulting in fresh memory for every pack.

@@ -1,9 +1,10 @@
-import { writevSync, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { listConfigByStat, type Backend, type ByteRange, type ObjectInfo, type ObjectType, type StagedObject } from './Backend.js';
 import { OcvaultError, errnoCode } from '../errors/OcvaultError.js';
 import { OpenFiles } from './openFiles.js';
+import { leftAfter, localFileError as storageError, writeAllSync, WRITEV_BATCH } from './localFiles.js';
 
 /** Packs are spread over 256 folders so no directory grows huge. */
 function objectPath(root: string, type: ObjectType, name: string): string {
@@ -12,36 +13,12 @@ function objectPath(root: string, type: ObjectType, name: string): string {
   return path.join(root, type, name);
 }
 
-function storageError(op: string, file: string, e: unknown): OcvaultError {
-  const code = errnoCode(e);
-  const reason = code === 'ENOSPC' ? 'no space left on device' : code ?? (e instanceof Error ? e.message : String(e));
-  return new OcvaultError('StorageError', `cannot ${op} ${file}: ${reason}`, { file, errno: code }, { cause: e });
-}
-
-/** writev takes at most IOV_MAX buffers at a time. */
-const WRITEV_BATCH = 512;
-
-/** What is left of `pending` after `written` bytes of its first `taken` parts went out (a short write continues where it stopped). */
-function leftAfter(pending: readonly Uint8Array[], taken: number, written: number): Uint8Array[] {
-  let i = 0;
-  while (i < taken && written >= pending[i]!.byteLength) written -= pending[i++]!.byteLength;
-  return i < taken ? [pending[i]!.subarray(written), ...pending.slice(i + 1)] : pending.slice(taken);
-}
-
 async function writeAll(handle: fsp.FileHandle, parts: readonly Uint8Array[]): Promise<void> {
   let pending = parts.filter((p) => p.byteLength > 0);
   while (pending.length) {
     const batch = pending.slice(0, WRITEV_BATCH);
     const { bytesWritten } = await handle.writev(batch as NodeJS.ArrayBufferView[]);
     pending = leftAfter(pending, batch.length, bytesWritten);
-  }
-}
-
-function writeAllSync(fd: number, parts: readonly Uint8Array[]): void {
-  let pending = parts.filter((p) => p.byteLength > 0);
-  while (pending.length) {
-    const batch = pending.slice(0, WRITEV_BATCH);
-    pending = leftAfter(pending, batch.length, writevSync(fd, batch as NodeJS.ArrayBufferView[]));
   }
 }
 
@@ -192,6 +169,29 @@ export class LocalBackend implements Backend {
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') return;
       throw storageError('remove', file, e);
+    }
+  }
+
+  get stagingDir(): string {
+    return path.join(this.location, 'tmp');
+  }
+
+  async adopt(file: string, type: ObjectType, name: string): Promise<void> {
+    if (path.dirname(file) !== this.stagingDir) throw new Error(`internal: ${file} is not in ${this.stagingDir}`);
+    const target = objectPath(this.root, type, name);
+    let handle: fsp.FileHandle | undefined;
+    try {
+      handle = await fsp.open(file, 'r+');
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await fsp.mkdir(path.dirname(target), { recursive: true });
+      await fsp.rename(file, target);
+      this.openFiles.forget(target);
+    } catch (e) {
+      await handle?.close().catch(() => undefined);
+      await fsp.rm(file, { force: true }).catch(() => undefined);
+      throw storageError('write', target, e);
     }
   }
 

@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { MemoryBackend } from '../../src/storage/MemoryBackend.js';
+import { LocalBackend } from '../../src/storage/LocalBackend.js';
 import { Repository } from '../../src/repo/repository.js';
 import { OcvaultError } from '../../src/errors/OcvaultError.js';
 import type { Snapshot } from '../../src/repo/snapshot.js';
@@ -85,35 +86,62 @@ test('repository: a damaged pack is reported by name when a blob in it is read',
   }
 });
 
-test('blob workers: a file chunked in a worker restores to the same bytes, and known blobs are not sealed again', async () => {
-  const backend = new MemoryBackend();
-  const cache = await tempDir();
-  try {
-    const repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides: small });
-    const workers = repo.startWorkers(2);
-    const file = path.join(cache, 'f.bin');
-    const data = randomBytes(3 * 1024 * 1024 + 123);
-    await writeFile(file, data);
-    let sealedBytes = 0;
-    const first = await workers.chunkFile(file, async (blobs) => {
-      sealedBytes += await repo.addSealed('data', blobs);
-    });
-    await repo.flush();
-    assert.equal(first.size, data.length);
-    assert.ok(sealedBytes >= data.length);
-    const parts = await Promise.all(first.content.map((id) => repo.loadBlob(id)));
-    assert.deepEqual(Buffer.concat(parts), data);
-    let again = 0;
-    const second = await workers.chunkFile(file, (blobs) => {
-      again += blobs.length;
-    });
-    assert.deepEqual(second.content, first.content);
-    assert.equal(again, 0, 'nothing re-sealed for stored content');
-    await repo.close();
-  } finally {
-    await rm(cache, { recursive: true, force: true });
-  }
-});
+for (const store of ['memory', 'local'] as const) {
+  // memory: workers hand sealed blobs to the main thread; local: they write packs of their own
+  test(`blob workers (${store} store): a file chunked in a worker restores to the same bytes, and known blobs are not sealed again`, async () => {
+    const cache = await tempDir();
+    const backend = store === 'memory' ? new MemoryBackend() : new LocalBackend(path.join(cache, 'repo'));
+    try {
+      const repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides: small });
+      const workers = repo.startWorkers(2);
+      const file = path.join(cache, 'f.bin');
+      const data = randomBytes(3 * 1024 * 1024 + 123);
+      await writeFile(file, data);
+      const first = await workers.chunkFile(file);
+      await repo.flush();
+      assert.equal(first.size, data.length);
+      assert.ok(first.added.bytes >= data.length);
+      assert.equal(first.added.blobs, new Set(first.content).size);
+      const parts = await Promise.all(first.content.map((id) => repo.loadBlob(id)));
+      assert.deepEqual(Buffer.concat(parts), data);
+      const second = await workers.chunkFile(file);
+      assert.deepEqual(second.content, first.content);
+      assert.deepEqual(second.added, { blobs: 0, bytes: 0 }, 'nothing re-sealed for stored content');
+      const packs = await backend.list('data');
+      const packBytes = packs.reduce((n, p) => n + p.size, 0);
+      assert.ok(packBytes < first.added.bytes + 64 * 1024, `packs hold each blob once (${packBytes} bytes for ${first.added.bytes})`);
+      await repo.close();
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
+  });
+
+  test(`blob workers (${store} store): the same file chunked by both workers at once is stored once`, async () => {
+    const cache = await tempDir();
+    const backend = store === 'memory' ? new MemoryBackend() : new LocalBackend(path.join(cache, 'repo'));
+    try {
+      const repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides: small });
+      const workers = repo.startWorkers(2);
+      const data = randomBytes(4 * 1024 * 1024);
+      const files = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+        const f = path.join(cache, `copy-${i}.bin`);
+        await writeFile(f, data);
+        return f;
+      }));
+      const results = await Promise.all(files.map((f) => workers.chunkFile(f)));
+      await repo.flush();
+      const added = results.reduce((n, r) => n + r.added.blobs, 0);
+      assert.equal(added, new Set(results[0]!.content).size, 'each chunk stored by exactly one task');
+      for (const r of results) assert.deepEqual(r.content, results[0]!.content);
+      assert.deepEqual(Buffer.concat(await Promise.all(results[0]!.content.map((id) => repo.loadBlob(id)))), data);
+      const packBytes = (await backend.list('data')).reduce((n, p) => n + p.size, 0);
+      assert.ok(packBytes < data.length + 256 * 1024, `one copy stored (${packBytes} bytes of packs for ${data.length})`);
+      await repo.close();
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
+  });
+}
 
 test('blob workers: streaming reads cut exactly where chunking the whole file at once would', async () => {
   const backend = new MemoryBackend();
@@ -125,9 +153,7 @@ test('blob workers: streaming reads cut exactly where chunking the whole file at
     const data = Buffer.concat([randomBytes(5 * 1024 * 1024), Buffer.alloc(12 * 1024 * 1024), randomBytes(7 * 1024 * 1024 + 99)]);
     const file = path.join(cache, 'f.bin');
     await writeFile(file, data);
-    const got = await workers.chunkFile(file, async (blobs) => {
-      await repo.addSealed('data', blobs);
-    });
+    const got = await workers.chunkFile(file);
     const chunker = makeChunker(repo.master.chunker, repo.config.chunker);
     const expected: string[] = [];
     for (let start = 0; start < data.length; ) {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import type { Backend } from '../../src/storage/Backend.js';
 import { OcvaultError } from '../../src/errors/OcvaultError.js';
 
@@ -112,5 +114,24 @@ export function backendConformance(name: string, make: () => Promise<Backend>, c
       for (const o of objects) assert.equal(listed.get(o.id), o.data.length);
       await Promise.all(objects.map((o) => b.remove('data', o.id)));
       assert.deepEqual(await b.list('data'), []);
+    }));
+
+  test(`${name}: a file written into its staging folder becomes the object it is adopted as (where it has one)`, () =>
+    withBackend(async (b) => {
+      if (b.stagingDir === undefined || !b.adopt) {
+        assert.equal(b.adopt, undefined, 'adopt without a staging folder');
+        return;
+      }
+      const data = randomBytes(70_000);
+      const id = randomBytes(32).toString('hex');
+      await mkdir(b.stagingDir, { recursive: true });
+      const file = path.join(b.stagingDir, `stage.${randomBytes(8).toString('hex')}.tmp`);
+      await writeFile(file, data);
+      await b.adopt(file, 'data', id);
+      assert.deepEqual(await b.load('data', id), data);
+      assert.deepEqual(await b.load('data', id, { offset: 7, length: 70 }), data.subarray(7, 77));
+      assert.deepEqual((await b.list('data')).map((o) => o.name), [id]);
+      await assert.rejects(readFile(file), /ENOENT/, 'the staging file is gone');
+      await assert.rejects(b.adopt(path.join(b.stagingDir, 'never-written.tmp'), 'data', randomBytes(32).toString('hex')), (e: unknown) => e instanceof OcvaultError && e.code === 'StorageError');
     }));
 }

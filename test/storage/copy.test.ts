@@ -107,7 +107,7 @@ describe('copy between repositories with their own keys', () => {
     const a = await openRepo(srcDir, SRC_PW, 'ca');
     const rows = randomBytes(700 * 1024);
     const workers = a.startWorkers();
-    const writer = await workers.openStream('db', async (blobs) => void (await a.addSealed('data', blobs)));
+    const writer = await workers.openStream('db');
     await writer.push(rows);
     const { content } = await writer.end();
     const table: TableManifest = {

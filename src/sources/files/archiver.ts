@@ -187,13 +187,9 @@ export class Archiver {
     }
     return this.fileLimit(async () => {
       try {
-        const result = await this.workers.chunkFile(abs, async (blobs) => {
-          const added = await this.repo.addSealed('data', blobs);
-          if (added) {
-            this.progress.addedBytes += added;
-            this.progress.addedBlobs += blobs.length;
-          }
-        });
+        const result = await this.workers.chunkFile(abs);
+        this.progress.addedBytes += result.added.bytes;
+        this.progress.addedBlobs += result.added.blobs;
         this.progress.readBytes += result.size;
         if (parentNode) this.progress.changedFiles++;
         else this.progress.newFiles++;
