@@ -512,6 +512,10 @@ export class Repository {
 
   /** Rebuilds the local index from the index segments in the repository (after prune rewrote them). */
   async reloadIndex(): Promise<void> {
+    // The workers' claim table says which blobs this run stored; after a prune some of those
+    // may be gone, so a backup later in this process starts with a new pool.
+    await this.workers?.close();
+    this.workers = undefined;
     this.treePacks.clear();
     this.index.clearBlobs();
     await this.syncIndex();

@@ -2,7 +2,10 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { dirSize, expectCode, parseJson, type TestRepo } from '../helpers/cli.js';
-import { backupVersions, openRepo, packFiles, restoredFiles, smallRepo, type Version } from './fixtures.js';
+import { backupVersions, openRepo, packFiles, restoredFiles, smallRepo, writeVersion, type Version } from './fixtures.js';
+import { hashTree } from '../helpers/tree.js';
+import { backup } from '../../src/ops/backup.js';
+import { forget } from '../../src/ops/forget.js';
 import { prune, type PruneResult } from '../../src/ops/prune.js';
 import { check } from '../../src/ops/check.js';
 import type { ForgetResult } from '../../src/ops/forget.js';
@@ -96,4 +99,25 @@ describe('forget and prune', () => {
       await repo.close();
     }
   });
+});
+
+test('one process backs up, forgets, prunes and backs up the same files again: the second snapshot restores (no blob is taken for stored after prune deleted it)', async () => {
+  const t = await smallRepo();
+  try {
+    const root = t.path('src');
+    await writeVersion(root, 0);
+    const repo = await openRepo(t);
+    try {
+      const first = await backup(repo, { paths: [root], kind: 'full', tags: [], excludes: [] });
+      await forget(repo, { policy: {}, snapshots: [first.id] });
+      const pruned = await prune(repo);
+      assert.ok(pruned.packs.deleted > 0, 'the forgotten snapshot\'s packs are gone');
+      const second = await backup(repo, { paths: [root], kind: 'full', tags: [], excludes: [] });
+      assert.deepEqual(await restoredFiles(repo, second.id, t.path('restored')), await hashTree(root));
+    } finally {
+      await repo.close();
+    }
+  } finally {
+    await t.cleanup();
+  }
 });
