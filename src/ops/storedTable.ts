@@ -1,14 +1,13 @@
-import type { BlobId } from '../repo/blobId.js';
-import {
-  decodeRowGroup, encodeRowGroup, encodeTableManifest, splitRowGroups, ROW_GROUP_INLINE_MAX,
-  type StoredTableManifest, type TableManifest,
-} from '../sources/mysql/index.js';
-
 /**
  * How a table manifest meets the repository. In memory every table lists its row ids whole
  * (`rowData`); stored, a big table lists row-group blobs instead, so an unchanged stretch of a
  * table deduplicates between snapshots (see rowGroups.ts). These are the only two crossings.
  */
+import type { BlobId } from '../repo/blobId.js';
+import {
+  decodeRowGroup, encodeRowGroup, encodeTableManifest, splitRowGroups, ROW_GROUP_INLINE_MAX,
+  type StoredTableManifest, type TableManifest,
+} from '../sources/mysql/index.js';
 
 export type LoadBlob = (id: BlobId) => Promise<Buffer>;
 export type SaveTree = (plain: Buffer) => Promise<BlobId>;
