@@ -4,8 +4,9 @@ import type { BlobWorkers } from '../repo/blobWorkers.js';
 import type { BlobId, BlobType } from '../repo/blobId.js';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import { decodeTree, encodeTree, nodeKey, type TreeNode } from '../repo/tree.js';
-import { decodeTableManifest, encodeTableManifest } from '../sources/mysql/index.js';
+import { decodeRowGroup, decodeTableManifest } from '../sources/mysql/index.js';
 import { decodeStoredDatabase } from './databaseSnapshot.js';
+import { expandTableManifest, saveTableManifest } from './storedTable.js';
 
 export interface CopyStats {
   /** sealed bytes and blobs the target gained */
@@ -172,16 +173,22 @@ export class BlobCopier {
         tables.push(copied);
         continue;
       }
+      const m = decodeTableManifest(await this.src.loadBlob(t), t);
       if (this.shared) {
-        const m = decodeTableManifest(await this.src.loadBlob(t), t);
-        await this.copyContent(m.rowData, 'db');
+        // same ids: rows, then the row groups listing them, then the manifest, each as it is
+        if (m.rowGroups) {
+          for (const g of m.rowGroups) {
+            await this.copyContent(decodeRowGroup(await this.src.loadBlob(g), g), 'db');
+            await this.copyBlob(g, 'tree');
+          }
+        } else await this.copyContent(m.rowData, 'db');
         await this.copyBlob(t, 'tree');
         tables.push(t);
         continue;
       }
-      const m = decodeTableManifest(await this.src.loadBlob(t), t);
-      const rowData = await this.copyContent(m.rowData, 'db');
-      tables.push(await this.saveTreeBlob(encodeTableManifest({ ...m, rowData })));
+      const expanded = await expandTableManifest(m, (g) => this.src.loadBlob(g));
+      const rowData = await this.copyContent(expanded.rowData, 'db');
+      tables.push(await saveTableManifest({ ...expanded, rowData }, (plain) => this.saveTreeBlob(plain)));
     }
     if (this.shared) {
       await this.copyBlob(id, 'tree');

@@ -5,7 +5,7 @@ import type { Backend } from '../storage/Backend.js';
 import type { BlobId } from '../repo/blobId.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { IndexView } from './indexView.js';
-import { referencedBlobs, snapshotRoots, type BlobLoader } from './references.js';
+import { describeRef, referencedBlobs, snapshotRoots, type BlobLoader } from './references.js';
 import { DamageImpact } from './damageImpact.js';
 import { describeSubset, selectPacks, verifyPack, type ReadDataSubset } from './verifyPack.js';
 
@@ -145,7 +145,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     onTreeError: (ref, e) => {
       const message = e instanceof Error ? e.message : String(e);
       if (!damaged.has(ref.id)) damaged.set(ref.id, { pack: view.locate(ref.id)?.pack ?? null, problem: message });
-      errors.push({ kind: 'tree', object: ref.id, message: `${ref.kind === 'dir' ? 'tree' : `${ref.kind} manifest`} ${ref.id.slice(0, 12)} cannot be read: ${message}` });
+      errors.push({ kind: 'tree', object: ref.id, message: `${describeRef(ref)} cannot be read: ${message}` });
     },
   });
   let notIndexed = 0;

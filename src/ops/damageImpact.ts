@@ -1,5 +1,5 @@
 import type { BlobId } from '../repo/blobId.js';
-import { expandRef, joinPath, type BlobLoader, type BlobRef } from './references.js';
+import { expandRef, joinPath, lostPath, type BlobLoader, type BlobRef } from './references.js';
 
 /** A place in a snapshot that damaged data reaches: a file (or table), or a whole directory. */
 export interface Hit {
@@ -30,7 +30,7 @@ export class DamageImpact {
 
   /** Hits inside one reference, relative to it ('' is the reference itself). */
   private ref(r: BlobRef): Promise<Hit[]> {
-    if (this.damaged.has(r.id)) return Promise.resolve([{ path: r.kind === 'data' ? '' : '/', blob: r.id }]);
+    if (this.damaged.has(r.id)) return Promise.resolve([{ path: lostPath(r.kind), blob: r.id }]);
     if (r.kind === 'data') return Promise.resolve([]);
     const key = `${r.kind}:${r.id}`;
     let p = this.memo.get(key);
@@ -46,7 +46,7 @@ export class DamageImpact {
     try {
       children = expandRef(r, await this.load(r.id));
     } catch {
-      return [{ path: '/', blob: r.id }];
+      return [{ path: lostPath(r.kind), blob: r.id }];
     }
     const out: Hit[] = [];
     for (const c of children) for (const h of await this.ref(c)) out.push({ path: prefixPath(c.name, h.path), blob: h.blob });

@@ -2,15 +2,17 @@ import { OcvaultError } from '../errors/OcvaultError.js';
 import type { Repository } from '../repo/repository.js';
 import type { BlobWorkers } from '../repo/blobWorkers.js';
 import { isBlobId, type BlobId } from '../repo/blobId.js';
+import { expandTableManifest, rowGroupIds, saveTableManifest } from './storedTable.js';
 import {
-  dumpDatabase, decodeDatabaseManifest, decodeTableManifest, encodeDatabaseManifest, encodeTableManifest,
+  dumpDatabase, decodeDatabaseManifest, decodeTableManifest, encodeDatabaseManifest,
   type DatabaseManifest, type DumpDatabaseOptions, type RowSource, type TableSink,
 } from '../sources/mysql/index.js';
 
 /**
  * How a snapshot stores its database: one `tree` blob with the database-wide facts and the
  * ids of one `tree` blob per table manifest, so an unchanged table's manifest deduplicates
- * between snapshots just like an unchanged directory.
+ * between snapshots just like an unchanged directory; a big table's manifest lists `tree`
+ * blobs of row ids in turn (storedTable.ts), so do the unchanged stretches of a changed table.
  */
 interface StoredDatabase {
   version: 1;
@@ -51,22 +53,19 @@ export async function backupDatabase(
     };
   };
   const manifest = await dumpDatabase(url, openSink, options);
-  const tableIds: BlobId[] = [];
-  for (const t of manifest.tables) {
-    const { id, added } = await repo.saveBlob('tree', encodeTableManifest(t));
+  const saveTree = async (plain: Buffer): Promise<BlobId> => {
+    const { id, added } = await repo.saveBlob('tree', plain);
     if (added) {
       addedBytes += added;
       addedBlobs++;
     }
-    tableIds.push(id);
-  }
+    return id;
+  };
+  const tableIds: BlobId[] = [];
+  for (const t of manifest.tables) tableIds.push(await saveTableManifest(t, saveTree));
   const { tables: _tables, ...info } = manifest;
   const stored: StoredDatabase = { version: 1, kind: 'database', info, tables: tableIds };
-  const { id, added } = await repo.saveBlob('tree', Buffer.from(JSON.stringify(stored)));
-  if (added) {
-    addedBytes += added;
-    addedBlobs++;
-  }
+  const id = await saveTree(Buffer.from(JSON.stringify(stored)));
   return { id, manifest, addedBytes, addedBlobs, durationMs: Date.now() - started };
 }
 
@@ -85,11 +84,30 @@ export function decodeStoredDatabase(bytes: Uint8Array, id: string): StoredDatab
   return s as StoredDatabase;
 }
 
-/** Loads the full database manifest of a snapshot. */
+/** Loads the full database manifest of a snapshot, every table's row ids in place. */
 export async function loadDatabaseManifest(repo: Repository, id: BlobId): Promise<DatabaseManifest> {
   const stored = decodeStoredDatabase(await repo.loadBlob(id), id);
-  const tables = await Promise.all(stored.tables.map(async (t) => decodeTableManifest(await repo.loadBlob(t), `table manifest ${t.slice(0, 12)}`)));
+  const storedTables = await Promise.all(stored.tables.map(async (t) => decodeTableManifest(await repo.loadBlob(t), `table manifest ${t.slice(0, 12)}`)));
+  const groups = loadInPackOrder(repo, storedTables.flatMap(rowGroupIds));
+  const tables = await Promise.all(storedTables.map((t) => expandTableManifest(t, (g) => groups.get(g)!)));
   return decodeDatabaseManifest(encodeDatabaseManifest({ ...stored.info, tables } as DatabaseManifest), `database manifest ${id.slice(0, 12)}`);
+}
+
+/**
+ * Starts loading blobs in the order they lie in their packs. The repository keeps only a few
+ * tree packs in memory, and the row groups of a table written over many days lie in many packs:
+ * asked for in table order they would load the same packs again and again.
+ */
+function loadInPackOrder(repo: Repository, ids: readonly BlobId[]): Map<BlobId, Promise<Buffer>> {
+  const located = [...new Set(ids)].map((id) => repo.locate(id));
+  located.sort((a, b) => (a.pack < b.pack ? -1 : a.pack > b.pack ? 1 : a.offset - b.offset));
+  const loads = new Map<BlobId, Promise<Buffer>>();
+  for (const loc of located) {
+    const p = repo.loadBlob(loc.id);
+    p.catch(() => undefined); // awaited by its table; a failure there is reported there
+    loads.set(loc.id, p);
+  }
+  return loads;
 }
 
 /** The database manifest of a snapshot (by reference), checking that the named tables are in it. */

@@ -5,7 +5,7 @@ import { encodeIndexSegment, type IndexSegment } from '../repo/indexSegment.js';
 import { sealObject } from '../repo/objectCodec.js';
 import { PackWriter, type WrittenPack } from '../repo/packWriter.js';
 import { IndexView } from './indexView.js';
-import { referencedBlobs, snapshotRoots, type BlobRef } from './references.js';
+import { describeRef, referencedBlobs, snapshotRoots, type BlobRef } from './references.js';
 import { planPrune, type MaxUnused, type PrunePlan } from './prunePlan.js';
 
 export interface PruneOptions {
@@ -75,7 +75,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
       onRef: (r: BlobRef) => {
         if (r.kind !== 'data') opts.onProgress?.('snapshots', ++walked, 0);
       },
-      onTreeError: (ref, e) => treeErrors.push(`${ref.kind === 'dir' ? 'tree' : ref.kind + ' manifest'} ${ref.id.slice(0, 12)}: ${e instanceof Error ? e.message : String(e)}`),
+      onTreeError: (ref, e) => treeErrors.push(`${describeRef(ref)}: ${e instanceof Error ? e.message : String(e)}`),
     },
   );
   if (treeErrors.length > 0) {

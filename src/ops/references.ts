@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { BlobId, BlobType } from '../repo/blobId.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { decodeTree } from '../repo/tree.js';
-import { decodeTableManifest } from '../sources/mysql/index.js';
+import { decodeRowGroup, decodeTableManifest } from '../sources/mysql/index.js';
 import { decodeStoredDatabase } from './databaseSnapshot.js';
 
 /**
@@ -12,7 +12,7 @@ import { decodeStoredDatabase } from './databaseSnapshot.js';
  * blob, add it to `RefKind`, give it an expander in `EXPANDERS`, and return it from
  * `snapshotRoots` or from another expander — nothing else needs to change.
  */
-export type RefKind = 'dir' | 'database' | 'table' | 'data';
+export type RefKind = 'dir' | 'database' | 'table' | 'rowGroup' | 'data';
 
 export interface BlobRef {
   id: BlobId;
@@ -45,12 +45,32 @@ export const EXPANDERS: Record<Exclude<RefKind, 'data'>, Expander> = {
   },
   // the stored database: database-wide facts plus one table-manifest tree blob per table
   database: (plain, id) => decodeStoredDatabase(plain, id).tables.map((t) => ({ id: t, kind: 'table' as const, name: '' })),
-  // a table manifest: its row stream, in order
+  // a table manifest: its row stream in order, inline or as row groups (named for the table)
   table: (plain, id) => {
     const t = decodeTableManifest(plain, id);
+    if (t.rowGroups) return t.rowGroups.map((g) => ({ id: g, kind: 'rowGroup' as const, name: t.name }));
     return t.rowData.map((r) => ({ id: r, kind: 'data' as const, name: t.name }));
   },
+  // a row group: a stretch of its table's row stream
+  rowGroup: (plain, id) => decodeRowGroup(plain, id).map((r) => ({ id: r, kind: 'data' as const, name: '' })),
 };
+
+/** A referenced tree-typed blob for messages: `table manifest 0a1b2c3d4e5f`, `row group … of table oc_order`. */
+export function describeRef(ref: BlobRef): string {
+  const id = ref.id.slice(0, 12);
+  if (ref.kind === 'dir') return `tree ${id}`;
+  if (ref.kind === 'rowGroup') return `row group ${id} of table ${ref.name}`;
+  return `${ref.kind} manifest ${id}`;
+}
+
+/**
+ * Where a lost blob of this kind shows in a damage report, relative to its name: a directory
+ * ('/': everything below it), or the named thing itself ('') — a file or table losing a chunk,
+ * or a table losing a row group.
+ */
+export function lostPath(kind: RefKind): '' | '/' {
+  return kind === 'data' || kind === 'rowGroup' ? '' : '/';
+}
 
 export function expandRef(ref: BlobRef, plain: Buffer): BlobRef[] {
   if (ref.kind === 'data') return [];

@@ -5,8 +5,9 @@ import type { Backend } from '../storage/Backend.js';
 import type { BlobId } from '../repo/blobId.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { decodeTree, encodeTree, type TreeNode } from '../repo/tree.js';
-import { decodeTableManifest } from '../sources/mysql/index.js';
+import { decodeTableManifest, type TableManifest } from '../sources/mysql/index.js';
 import { decodeStoredDatabase } from './databaseSnapshot.js';
+import { expandTableManifest } from './storedTable.js';
 import { DATABASE_PATH, joinPath } from './references.js';
 import { IndexView } from './indexView.js';
 import { verifyPack } from './verifyPack.js';
@@ -132,7 +133,15 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
     const tables: BlobId[] = [];
     for (const t of stored.tables) {
       try {
-        const m = decodeTableManifest(await load(t), t);
+        const storedTable = decodeTableManifest(await load(t), t);
+        let m: TableManifest;
+        try {
+          m = await expandTableManifest(storedTable, load);
+        } catch (e) {
+          if (!(e instanceof OcvaultError)) throw e;
+          changes.push({ path: `${DATABASE_PATH}/${storedTable.name}`, what: `a row group could not be read (${e.message}); table left out` });
+          continue;
+        }
         const missing = m.rowData.filter((r) => !available(r)).length;
         if (missing === 0) tables.push(t);
         else changes.push({ path: `${DATABASE_PATH}/${m.name}`, what: `${missing} of ${m.rowData.length} row chunk(s) lost; table left out` });

@@ -13,9 +13,10 @@ export { verifyTables, type TableCheck, type VerifyOptions } from './verify.js';
 export { writeSqlDump, type SqlSink, type SqlWriterOptions, type SqlWriterResult } from './sqlWriter.js';
 export {
   encodeDatabaseManifest, decodeDatabaseManifest, encodeTableManifest, decodeTableManifest,
-  type DatabaseManifest, type TableManifest, type ColumnManifest, type ColumnKind, type ViewManifest,
+  type DatabaseManifest, type TableManifest, type StoredTableManifest, type ColumnManifest, type ColumnKind, type ViewManifest,
   type TriggerManifest, type RoutineManifest, type EventManifest, type BinlogPosition, type LockStats,
 } from './manifest.js';
+export { splitRowGroups, encodeRowGroup, decodeRowGroup, ROW_GROUP_INLINE_MAX } from './rowGroups.js';
 export { ROW_FORMAT, RowEncoder, encodeRow, type RawRow } from './rowFormat.js';
 export { RowDecoder, RowView, decodeRows } from './rowDecoder.js';
 export { startThrowawayServer, type ThrowawayServer, type ThrowawayServerOptions } from './throwawayServer.js';

@@ -48,6 +48,13 @@ export interface TableManifest {
   rowData: BlobId[];
 }
 
+/**
+ * A table manifest as stored in its own blob: the row ids inline (small tables, and every
+ * manifest written before row groups existed) or, for a big table, the ids of its row-group
+ * blobs (rowGroups.ts), whose concatenated lists are `rowData`.
+ */
+export type StoredTableManifest = Omit<TableManifest, 'rowData'> & ({ rowData: BlobId[]; rowGroups?: never } | { rowGroups: BlobId[]; rowData?: never });
+
 export interface ViewManifest {
   name: string;
   createStatement: string;
@@ -133,7 +140,7 @@ export interface DatabaseManifest {
   events: EventManifest[];
 }
 
-export function encodeTableManifest(t: TableManifest): Buffer {
+export function encodeTableManifest(t: StoredTableManifest): Buffer {
   return Buffer.from(JSON.stringify(t));
 }
 
@@ -151,7 +158,7 @@ function need(ok: boolean, bad: Bad, why: string): void {
   if (!ok) throw bad(why);
 }
 
-function checkTable(t: TableManifest, bad: Bad): void {
+function checkTable(t: StoredTableManifest, bad: Bad, stored = false): void {
   need(typeof t === 'object' && t !== null && isStr(t.name) && t.name !== '', bad, 'table without a name');
   const b: Bad = (why) => bad(`table ${t.name}: ${why}`);
   need(isStr(t.engine) && isStr(t.createStatement) && isStr(t.orderKey), b, 'engine, create statement or order key');
@@ -163,14 +170,16 @@ function checkTable(t: TableManifest, bad: Bad): void {
   need(Array.isArray(t.orderBy) && t.orderBy.every(isStr), b, 'bad order');
   need(Number.isSafeInteger(t.rowCount) && t.rowCount >= 0 && Number.isSafeInteger(t.rowBytes) && t.rowBytes >= 0, b, 'bad row count');
   need(isStr(t.checksum) && /^[0-9a-f]{64}$/.test(t.checksum), b, 'bad checksum');
-  need(Array.isArray(t.rowData) && t.rowData.every(isBlobId), b, 'bad row data ids');
+  const ids = (v: unknown): boolean => Array.isArray(v) && v.every(isBlobId);
+  if (stored && t.rowGroups !== undefined) need(t.rowData === undefined && ids(t.rowGroups), b, 'bad row group ids');
+  else need(ids(t.rowData), b, 'bad row data ids');
 }
 
-/** Parses a table manifest; `name` names the object in errors. */
-export function decodeTableManifest(bytes: Uint8Array, name: string): TableManifest {
+/** Parses a stored table manifest (row ids inline or in groups); `name` names the object in errors. */
+export function decodeTableManifest(bytes: Uint8Array, name: string): StoredTableManifest {
   const bad: Bad = (why) => new OcvaultError('CorruptObject', `table manifest ${name.slice(0, 12)} is malformed: ${why}`, { object: name });
-  const t = parse(bytes, bad) as TableManifest;
-  checkTable(t, bad);
+  const t = parse(bytes, bad) as StoredTableManifest;
+  checkTable(t, bad, true);
   return t;
 }
 
