@@ -5,7 +5,7 @@ import { makeChunker, type Chunker } from './chunker.js';
 import { makeSealer, type Sealer } from './sealer.js';
 import { decodeBlobPlain, encodeBlobParts } from './blobCodec.js';
 import { LocalIndex } from './localIndex.js';
-import { writeAtSync } from './fileWrite.js';
+import { BlobWriteFailure, writeBlobsSync } from './blobWrites.js';
 import { youngCollector } from './youngGc.js';
 import { BlobClaims } from './blobClaims.js';
 import { PackFileWriter } from './packFile.js';
@@ -242,31 +242,28 @@ async function streamEnd(s: PushedStream, task: number): Promise<void> {
   post({ task, kind: 'chunked', content: s.stream.content, size: s.size, before: st, after: st, added: s.stream.added });
 }
 
-/** Opens a sealed blob and checks it against its id; undefined (reported) when damaged. */
-function openVerified(task: number, id: string, sealed: Uint8Array, what: string): Buffer | undefined {
+/** Opens a sealed blob and checks it against its id; throws CorruptObject when damaged. */
+function openVerified(id: string, sealed: Uint8Array, what: string): Buffer {
   const plain = decodeBlobPlain(sealer.open(sealed, what), what);
   const actual = hasher.keyed(idKey, plain).toString('hex');
-  if (actual !== id) {
-    post({ task, kind: 'failed', error: { message: `${what} does not match its id (content damaged)`, code: 'CorruptObject' } });
-    return undefined;
-  }
+  if (actual !== id) throw Object.assign(new Error(`${what} does not match its id (content damaged)`), { code: 'CorruptObject' });
   return plain;
 }
 
 function openBlob(task: number, id: string, sealed: Uint8Array, what: string): void {
-  const plain = openVerified(task, id, sealed, what);
-  if (!plain) return;
+  const plain = openVerified(id, sealed, what);
   const owns = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength && plain.byteLength >= 4096;
   post({ task, kind: 'opened', plain }, owns ? [plain.buffer as ArrayBuffer] : []);
 }
 
-/** Restore: the plain bytes go straight to the file, never back through the main thread. */
-function writeBlob(task: number, msg: Extract<ToWorker, { kind: 'writeBlob' }>): void {
-  const plain = openVerified(task, msg.id, msg.sealed, msg.what);
-  if (!plain) return;
-  writeAtSync(Buffer.from(msg.file), plain, msg.position, msg.truncateTo);
-  post({ task, kind: 'written', bytes: plain.length });
-  collectAfter(plain.length);
+/** Restore: the plain bytes go straight to their files, never back through the main thread. */
+function writeBlobs(task: number, msg: Extract<ToWorker, { kind: 'writeBlobs' }>): void {
+  try {
+    post({ task, kind: 'wroteBlobs', written: writeBlobsSync(msg.pack, msg.bytes, msg.blobs, openVerified, collectAfter) });
+  } catch (e) {
+    if (!(e instanceof BlobWriteFailure)) throw e;
+    fail(task, e.reason, { blob: e.blob, target: e.target });
+  }
 }
 
 /**
@@ -277,11 +274,11 @@ function writeBlob(task: number, msg: Extract<ToWorker, { kind: 'writeBlob' }>):
  */
 const collectAfter = youngCollector(8 * 1024 * 1024);
 
-function fail(task: number, e: unknown): void {
+function fail(task: number, e: unknown, where?: { blob: number; target?: number }): void {
   const err = e as { message?: string; code?: string };
   const code = typeof err.code === 'string' ? err.code : undefined;
   const isErrno = code !== undefined && /^E[A-Z]+$/.test(code);
-  post({ task, kind: 'failed', error: { message: err.message ?? String(e), code: isErrno ? undefined : code, errno: isErrno ? code : undefined } });
+  post({ task, kind: 'failed', error: { message: err.message ?? String(e), code: isErrno ? undefined : code, errno: isErrno ? code : undefined }, ...where });
 }
 
 const ready = (async () => {
@@ -324,8 +321,8 @@ port.on('message', (msg: ToWorker) => {
           return inOrder(msg.task, (s) => streamEnd(s, msg.task));
         case 'openBlob':
           return openBlob(msg.task, msg.id, msg.sealed, msg.what);
-        case 'writeBlob':
-          return writeBlob(msg.task, msg);
+        case 'writeBlobs':
+          return writeBlobs(msg.task, msg);
         case 'flushPacks':
           return flushPacks(msg.task);
         case 'discardPacks':

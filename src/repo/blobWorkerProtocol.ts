@@ -1,6 +1,7 @@
 import type { ChunkerParams } from './config.js';
 import type { Cipher } from './sealer.js';
 import type { StagedPack } from './packFile.js';
+import type { BlobWrite, WrittenBlobs } from './blobWrites.js';
 
 /** Messages between the main thread and the blob workers (see blobWorker.ts). */
 export interface WorkerInit {
@@ -38,8 +39,8 @@ export type ToWorker =
   | { task: number; kind: 'streamPush'; bytes: Uint8Array }
   | { task: number; kind: 'streamEnd' }
   | { task: number; kind: 'openBlob'; id: string; sealed: Uint8Array; what: string }
-  /** open a blob and write it into a file at `position` (then cut the file to `truncateTo`) */
-  | { task: number; kind: 'writeBlob'; id: string; sealed: Uint8Array; what: string; file: Uint8Array; position: number; truncateTo?: number }
+  /** restore: open blobs lying in `bytes` (a piece of `pack`) and write each where it goes */
+  | { task: number; kind: 'writeBlobs'; pack: string; bytes: Uint8Array; blobs: BlobWrite[] }
   | { task: number; kind: 'ack' }
   /** finish the open pack (answered with 'packsFlushed', after its 'pack') */
   | { task: number; kind: 'flushPacks' }
@@ -67,6 +68,7 @@ export type FromWorker =
   | { task: 0; kind: 'pack'; pack: StagedPack }
   | { task: number; kind: 'packsFlushed' }
   | { task: number; kind: 'opened'; plain: Uint8Array }
-  | { task: number; kind: 'written'; bytes: number }
+  | { task: number; kind: 'wroteBlobs'; written: WrittenBlobs }
   | { task: number; kind: 'streamAck' }
-  | { task: number; kind: 'failed'; error: { message: string; code?: string; errno?: string } };
+  /** `blob`, `target`: where a writeBlobs batch failed */
+  | { task: number; kind: 'failed'; error: { message: string; code?: string; errno?: string }; blob?: number; target?: number };

@@ -4,6 +4,7 @@ import { OcvaultError, type ErrorCode } from '../errors/OcvaultError.js';
 import { holdYoungGeneration, youngCollector } from './youngGc.js';
 import { BlobClaims } from './blobClaims.js';
 import type { StagedPack } from './packFile.js';
+import { BlobWriteFailure, type BlobWrite, type WrittenBlobs } from './blobWrites.js';
 import type { AddedBlobs, FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
 
 export interface ChunkedContent {
@@ -169,7 +170,7 @@ export class BlobWorkers {
       }
       this.pending.delete(m.task);
       p.worker.busy--;
-      if (m.kind === 'failed') p.reject(toError(m.error));
+      if (m.kind === 'failed') p.reject(m.blob === undefined ? toError(m.error) : new BlobWriteFailure(toError(m.error), m.blob, m.target));
       else if (m.kind === 'chunked') p.resolve({ ...m, added: { blobs: m.added.blobs + p.added.blobs, bytes: m.added.bytes + p.added.bytes } });
       else p.resolve(m);
     });
@@ -251,15 +252,42 @@ export class BlobWorkers {
     return Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength);
   }
 
-  /** Opens one sealed blob in a worker and writes it into `file` there; resolves with its size. */
-  async writeBlob(id: string, sealed: Buffer, what: string, file: Buffer, position: number, truncateTo?: number): Promise<number> {
+  /**
+   * Opens blobs lying in `bytes` (a piece of `pack`) and writes them to their files, spread
+   * over the workers in runs of about equal size. Shared memory is read in place; other bytes
+   * go to one worker. Settles only once no worker reads `bytes` any more; a failure is a
+   * BlobWriteFailure naming the blob (its index in `blobs`).
+   */
+  async writeBlobs(pack: string, bytes: Uint8Array, blobs: BlobWrite[]): Promise<WrittenBlobs> {
+    const shared = bytes.buffer instanceof SharedArrayBuffer;
+    const runs = shared ? splitRuns(blobs, this.count) : [blobs];
+    let first = 0;
+    const settled = await Promise.allSettled(
+      runs.map((run) => {
+        const base = first;
+        first += run.length;
+        return this.writeRun(pack, bytes, run).catch((e: unknown) => {
+          throw e instanceof BlobWriteFailure ? new BlobWriteFailure(e.reason, e.blob + base, e.target) : e;
+        });
+      }),
+    );
+    const done: WrittenBlobs = { bytes: 0, timeFailures: [] };
+    first = 0;
+    for (let r = 0; r < settled.length; r++) {
+      const s = settled[r]!;
+      if (s.status === 'rejected') throw s.reason;
+      done.bytes += s.value.bytes;
+      for (const f of s.value.timeFailures) done.timeFailures.push({ ...f, blob: f.blob + first });
+      first += runs[r]!.length;
+    }
+    return done;
+  }
+
+  private async writeRun(pack: string, bytes: Uint8Array, blobs: BlobWrite[]): Promise<WrittenBlobs> {
     const { task, slot } = this.start();
-    // shared memory goes as it is; otherwise a buffer of its own is moved, not copied again
-    const shared = sealed.buffer instanceof SharedArrayBuffer;
-    const copy = shared || (sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength) ? sealed : Buffer.from(sealed);
-    const m = await this.send(slot, task, { task, kind: 'writeBlob', id, sealed: copy, what, file: ownBytes(file), position, truncateTo }, shared ? [] : [copy.buffer as ArrayBuffer]);
-    if (m.kind !== 'written') throw new Error(`unexpected worker answer ${m.kind}`);
-    return m.bytes;
+    const m = await this.send(slot, task, { task, kind: 'writeBlobs', pack, bytes, blobs });
+    if (m.kind !== 'wroteBlobs') throw new Error(`unexpected worker answer ${m.kind}`);
+    return m.written;
   }
 
   /**
@@ -328,6 +356,24 @@ export class BlobWorkers {
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
+}
+
+/** Cuts blobs into at most `count` runs, in order, of about equal sealed size. */
+function splitRuns(blobs: BlobWrite[], count: number): BlobWrite[][] {
+  const total = blobs.reduce((n, b) => n + b.length, 0);
+  const runs: BlobWrite[][] = [];
+  let run: BlobWrite[] = [];
+  let size = 0;
+  for (const b of blobs) {
+    run.push(b);
+    size += b.length;
+    if (size >= ((runs.length + 1) * total) / count && runs.length < count - 1) {
+      runs.push(run);
+      run = [];
+    }
+  }
+  if (run.length) runs.push(run);
+  return runs;
 }
 
 /** Bytes pushed in order, chunked in a worker; `end` gives the content list. */

@@ -30,14 +30,16 @@ function openReplacing(file: Buffer): number {
 /**
  * Writes `data` at `position` of a restored file, and cuts the file to `truncateTo` when
  * given. Synchronous on purpose: restore writes whole blobs into the page cache, and a
- * thread-pool round trip per open, write and close cost more than the copies.
+ * thread-pool round trip per open, write and close cost more than the copies. `beforeClose`
+ * runs on the descriptor after the write (to set the metadata of a file it completes).
  */
-export function writeAtSync(file: Buffer, data: Uint8Array, position: number, truncateTo?: number): void {
+export function writeAtSync(file: Buffer, data: Uint8Array, position: number, truncateTo?: number, beforeClose?: (fd: number) => void): void {
   const fd = openReplacing(file);
   try {
     let written = 0;
     while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
     if (truncateTo !== undefined) ftruncateSync(fd, truncateTo);
+    beforeClose?.(fd);
   } finally {
     closeSync(fd);
   }

@@ -11,7 +11,7 @@ import { createKeyFile, decodeKeyFile, encodeKeyFile, unlockKeyFile } from './ke
 import { decodeRepoConfig, encodeRepoConfig, newRepoConfig, type RepoConfig } from './config.js';
 import { LocalIndex, type BlobLocation } from './localIndex.js';
 import { PackWriter, type WrittenPack } from './packWriter.js';
-import { writeAtSync } from './fileWrite.js';
+import { writeBlobsSync, type BlobWrite, type WrittenBlobs } from './blobWrites.js';
 import { decodeIndexSegment, encodeIndexSegment, type IndexSegment } from './indexSegment.js';
 import { decodePackHeader, headerReadGuess, type PackEntry } from './pack.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.js';
@@ -389,14 +389,12 @@ export class Repository {
   }
 
   /**
-   * Opens a sealed blob and writes its bytes into `file` at `position` (cut to `truncateTo`
-   * when given), in a worker when workers run; resolves with the number of bytes written.
+   * Opens the blobs lying in `bytes` (a piece of `pack`) and writes each to every place that
+   * uses it, in the workers when they run; settles once nothing reads `bytes` any more.
    */
-  async writeBlobTo(id: BlobId, sealed: Buffer, what: string, file: Buffer, position: number, truncateTo?: number): Promise<number> {
-    if (this.workers && sealed.length > 16 * 1024) return this.workers.writeBlob(id, sealed, what, file, position, truncateTo);
-    const plain = this.openBlob(id, sealed, what);
-    writeAtSync(file, plain, position, truncateTo);
-    return plain.length;
+  async writeBlobs(pack: string, bytes: Uint8Array, blobs: BlobWrite[]): Promise<WrittenBlobs> {
+    if (this.workers) return this.workers.writeBlobs(pack, bytes, blobs);
+    return writeBlobsSync(pack, bytes, blobs, (id, sealed, what) => this.openBlob(id, Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength), what));
   }
 
   openBlob(id: BlobId, sealed: Buffer, what: string): Buffer {

@@ -1,0 +1,113 @@
+import { fchmodSync, fchownSync, futimesSync } from 'node:fs';
+import { writeAtSync } from './fileWrite.js';
+
+/**
+ * Restore's unit of work for a blob worker: the blobs of one piece of a pack, each opened once
+ * and written to every place that uses it. One message per batch instead of one per blob (a
+ * postMessage, a promise and a task each way), and the metadata of a file that one write
+ * completes is set on that write's descriptor (no path lookups, no main-thread syscalls).
+ */
+
+/** A restored file's metadata, set after its last byte is written. */
+export interface FileMeta {
+  /** permission bits */
+  mode: number;
+  /** seconds since the epoch */
+  mtime: number;
+  /** set only when owners are restored */
+  uid?: number;
+  gid?: number;
+}
+
+export interface BlobTarget {
+  /** the file's path (bytes of its own: a message copies a view's whole buffer) */
+  file: Uint8Array;
+  position: number;
+  /** cut the file to this size after the write */
+  truncateTo?: number;
+  /** this write completes the file: set its metadata too */
+  meta?: FileMeta;
+}
+
+export interface BlobWrite {
+  id: string;
+  /** where the sealed blob lies in the batch's bytes */
+  offset: number;
+  length: number;
+  targets: BlobTarget[];
+}
+
+/** A modification time the file system would not take (it costs only the time, not the restore). */
+export interface TimeFailure {
+  blob: number;
+  target: number;
+  reason: string;
+}
+
+export interface WrittenBlobs {
+  /** plain bytes written */
+  bytes: number;
+  timeFailures: TimeFailure[];
+}
+
+/** Which blob of a batch (and which of its targets, when writing) failed, and why. */
+export class BlobWriteFailure extends Error {
+  constructor(
+    readonly reason: Error,
+    readonly blob: number,
+    readonly target?: number,
+  ) {
+    super(reason.message);
+  }
+}
+
+/** Opens (decrypts, decompresses, verifies) one sealed blob; throws when it is damaged. */
+export type BlobOpener = (id: string, sealed: Uint8Array, what: string) => Buffer;
+
+/** Writes a batch of blobs from `bytes` (a piece of `pack`); `onOpened` hears each blob's size. */
+export function writeBlobsSync(pack: string, bytes: Uint8Array, blobs: readonly BlobWrite[], open: BlobOpener, onOpened?: (size: number) => void): WrittenBlobs {
+  const done: WrittenBlobs = { bytes: 0, timeFailures: [] };
+  for (let i = 0; i < blobs.length; i++) {
+    const b = blobs[i]!;
+    let plain: Buffer;
+    try {
+      plain = open(b.id, bytes.subarray(b.offset, b.offset + b.length), `blob ${b.id.slice(0, 12)} in pack ${pack}`);
+    } catch (e) {
+      throw new BlobWriteFailure(e as Error, i);
+    }
+    for (let t = 0; t < b.targets.length; t++) {
+      const target = b.targets[t]!;
+      const meta = target.meta;
+      try {
+        writeAtSync(Buffer.from(target.file.buffer, target.file.byteOffset, target.file.byteLength), plain, target.position, target.truncateTo, meta && ((fd) => {
+          const reason = setMetaSync(fd, meta);
+          if (reason) done.timeFailures.push({ blob: i, target: t, reason });
+        }));
+      } catch (e) {
+        throw new BlobWriteFailure(e as Error, i, t);
+      }
+      done.bytes += plain.length;
+    }
+    onOpened?.(plain.length);
+  }
+  return done;
+}
+
+/** Owner (when given), mode, then times, on an open file; returns why the time could not be set. */
+function setMetaSync(fd: number, meta: FileMeta): string | undefined {
+  if (meta.uid !== undefined && meta.gid !== undefined) {
+    try {
+      fchownSync(fd, meta.uid, meta.gid);
+    } catch {
+      // an owner that cannot be set is not worth failing the restore
+    }
+  }
+  fchmodSync(fd, meta.mode);
+  try {
+    futimesSync(fd, meta.mtime, meta.mtime);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    return typeof code === 'string' ? code : (e as Error).message;
+  }
+  return undefined;
+}
