@@ -49,7 +49,10 @@ export class Archiver {
   private readonly fileLimit;
 
   constructor(private readonly repo: Repository, private readonly workers: BlobWorkers, private readonly opts: ArchiveOptions) {
-    this.fileLimit = pLimit(workers.size * 2);
+    // Files in flight: 2 per worker left a worker idle whenever the main thread was busy
+    // walking a directory when the worker's last file finished (A/B, 2 GiB tree: 5.2-6.1 s
+    // against 4.8-5.1 s with 4 per worker, same CPU).
+    this.fileLimit = pLimit(workers.size * 4);
   }
 
   private warn(message: string): void {
