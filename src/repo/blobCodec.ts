@@ -36,7 +36,9 @@ function compress(data: Uint8Array, level: number): Buffer {
 }
 
 function worthCompressing(data: Uint8Array, level: number): boolean {
-  if (data.length <= SAMPLE) return true;
+  // Up to two samples long, compressing the whole chunk costs at most what a probe that says
+  // yes adds; most database row chunks (~16 KiB, always compressible) are that small.
+  if (data.length <= 2 * SAMPLE) return true;
   // from the middle, away from file headers
   const at = (data.length - SAMPLE) >> 1;
   return compress(data.subarray(at, at + SAMPLE), Math.min(level, PROBE_LEVEL)).length < SAMPLE - SAMPLE / 32;
