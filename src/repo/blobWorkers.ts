@@ -66,6 +66,8 @@ const STREAM_WINDOW = 4;
 interface Slot {
   worker: Worker;
   busy: number;
+  /** why the worker is gone (crashed or exited): a task sent to it would never be answered */
+  gone?: Error;
 }
 
 /**
@@ -116,9 +118,13 @@ export class BlobWorkers {
       // a new isolate resets the flag that keeps the main thread's young generation small
       worker.once('online', holdYoungGeneration);
       worker.on('message', (m: FromWorker) => this.onMessage(m));
-      worker.on('error', (e) => this.failAll(slot, e));
+      worker.on('error', (e) => {
+        slot.gone ??= e;
+        this.failAll(slot, e);
+      });
       worker.on('exit', (code) => {
-        if (!this.closed) this.failAll(slot, new Error(`blob worker exited with code ${code}`));
+        slot.gone ??= new Error(`blob worker exited with code ${code}`);
+        if (!this.closed) this.failAll(slot, slot.gone);
       });
       this.slots.push(slot);
     }
@@ -211,6 +217,11 @@ export class BlobWorkers {
 
   private send(slot: Slot, task: number, msg: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
     return new Promise((resolve, reject) => {
+      if (slot.gone) {
+        if (this.pending.delete(task)) slot.busy--;
+        reject(slot.gone);
+        return;
+      }
       const existing = this.pending.get(task);
       if (existing) {
         existing.resolve = resolve;

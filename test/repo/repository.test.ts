@@ -169,3 +169,25 @@ test('blob workers: streaming reads cut exactly where chunking the whole file at
     await rm(cache, { recursive: true, force: true });
   }
 });
+
+test('blob workers: a worker that died fails the next flush and task at once instead of leaving them unanswered', async () => {
+  const cache = await tempDir();
+  try {
+    const repo = await Repository.init(new LocalBackend(path.join(cache, 'repo')), { password: 'pw', cacheDir: cache, configOverrides: small });
+    const workers = repo.startWorkers(2);
+    const file = path.join(cache, 'f.bin');
+    await writeFile(file, randomBytes(200_000));
+    await workers.chunkFile(file);
+    // reach into the pool: a crash is what this simulates, and nothing public causes one
+    const slots = (workers as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+    await slots[0]!.worker.terminate();
+    const deadline = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('hung')), 10_000).unref())]);
+    await assert.rejects(deadline(repo.flush()), /blob worker exited/);
+    const results = await Promise.allSettled([0, 1, 2, 3].map(() => deadline(workers.chunkFile(file))));
+    assert.ok(results.some((r) => r.status === 'rejected' && /blob worker exited/.test(String(r.reason))), 'tasks given to the dead worker fail');
+    assert.ok(results.every((r) => r.status === 'fulfilled' || !/hung/.test(String(r.reason))), 'nothing hangs');
+    await repo.close();
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
+});
