@@ -196,16 +196,20 @@ export class BlobWorkers {
    * every blob of every finished task is in the store and indexed (or this throws).
    */
   async flushPacks(): Promise<void> {
-    if (this.init.packs) {
-      await Promise.all(
-        this.slots.map((slot) => {
-          const { task } = this.startOn(slot);
-          return this.send(slot, task, { task, kind: 'flushPacks' });
-        }),
-      );
-    }
+    if (this.init.packs) await this.toEveryWorker('flushPacks');
     while (this.adopting.size) await Promise.all(this.adopting);
     if (this.packFailure) throw this.packFailure;
+  }
+
+  /** Sends a pack command to every running worker, waits for every answer, throws the first failure. */
+  private async toEveryWorker(kind: 'flushPacks' | 'discardPacks'): Promise<void> {
+    const answers = await Promise.allSettled(
+      this.slots.map((slot) => {
+        const { task } = this.startOn(slot);
+        return this.send(slot, task, { task, kind });
+      }),
+    );
+    for (const a of answers) if (a.status === 'rejected') throw a.reason;
   }
 
   private pick(): Slot {
@@ -355,12 +359,7 @@ export class BlobWorkers {
    */
   async close(): Promise<void> {
     if (this.init.packs && !this.closed) {
-      const answered = Promise.all(
-        this.slots.map((slot) => {
-          const { task } = this.startOn(slot);
-          return this.send(slot, task, { task, kind: 'discardPacks' }).catch(() => undefined);
-        }),
-      );
+      const answered = this.toEveryWorker('discardPacks').catch(() => undefined);
       await Promise.race([answered, new Promise((resolve) => setTimeout(resolve, DISCARD_WAIT_MS).unref())]);
       await Promise.all(this.adopting);
     }

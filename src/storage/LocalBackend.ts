@@ -53,23 +53,37 @@ export class LocalBackend implements Backend {
 
   async save(type: ObjectType, name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const file = objectPath(this.root, type, name);
-    const tmpDir = path.join(this.root, 'tmp');
-    const tmp = path.join(tmpDir, `${name}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = path.join(this.stagingDir, `${name}.${randomBytes(6).toString('hex')}.tmp`);
     let handle: fsp.FileHandle | undefined;
     try {
-      await fsp.mkdir(tmpDir, { recursive: true });
+      await fsp.mkdir(this.stagingDir, { recursive: true });
       handle = await fsp.open(tmp, 'wx', 0o600);
       if (data instanceof Uint8Array) await handle.writeFile(data);
       else await writeAll(handle, data);
+    } catch (e) {
+      await handle?.close().catch(() => undefined);
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throw storageError('write', file, e);
+    }
+    await this.placeTemporary(handle, tmp, file);
+  }
+
+  /**
+   * Makes a complete temporary file the object at `file`: flushed to disk, closed, then renamed
+   * into place; on failure the temporary file is removed. `handle` is the temporary file open.
+   */
+  private async placeTemporary(handle: fsp.FileHandle, tmp: string, file: string): Promise<void> {
+    let open = true;
+    try {
       await handle.sync();
       await handle.close();
-      handle = undefined;
+      open = false;
       await fsp.mkdir(path.dirname(file), { recursive: true });
       await fsp.rename(tmp, file);
       // after the rename: a read between a forget and the rename could open the old file again
       this.openFiles.forget(file);
     } catch (e) {
-      await handle?.close().catch(() => undefined);
+      if (open) await handle.close().catch(() => undefined);
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
       throw storageError('write', file, e);
     }
@@ -179,31 +193,24 @@ export class LocalBackend implements Backend {
   async adopt(file: string, type: ObjectType, name: string): Promise<void> {
     if (path.dirname(file) !== this.stagingDir) throw new Error(`internal: ${file} is not in ${this.stagingDir}`);
     const target = objectPath(this.root, type, name);
-    let handle: fsp.FileHandle | undefined;
+    let handle: fsp.FileHandle;
     try {
       handle = await fsp.open(file, 'r+');
-      await handle.sync();
-      await handle.close();
-      handle = undefined;
-      await fsp.mkdir(path.dirname(target), { recursive: true });
-      await fsp.rename(file, target);
-      this.openFiles.forget(target);
     } catch (e) {
-      await handle?.close().catch(() => undefined);
       await fsp.rm(file, { force: true }).catch(() => undefined);
       throw storageError('write', target, e);
     }
+    await this.placeTemporary(handle, file, target);
   }
 
   async stage(): Promise<StagedObject> {
-    const tmpDir = path.join(this.root, 'tmp');
-    const tmp = path.join(tmpDir, `stage.${randomBytes(8).toString('hex')}.tmp`);
+    const tmp = path.join(this.stagingDir, `stage.${randomBytes(8).toString('hex')}.tmp`);
     let handle: fsp.FileHandle;
     try {
-      await fsp.mkdir(tmpDir, { recursive: true });
+      await fsp.mkdir(this.stagingDir, { recursive: true });
       handle = await fsp.open(tmp, 'wx', 0o600);
     } catch (e) {
-      throw storageError('create a temporary file in', tmpDir, e);
+      throw storageError('create a temporary file in', this.stagingDir, e);
     }
     const discard = async (): Promise<void> => {
       await handle.close().catch(() => undefined);
@@ -221,25 +228,13 @@ export class LocalBackend implements Backend {
           throw storageError('write', tmp, e);
         }
       },
-      commit: async (type, name) => {
-        const file = objectPath(this.root, type, name);
-        try {
-          await handle.sync();
-          await handle.close();
-          await fsp.mkdir(path.dirname(file), { recursive: true });
-          await fsp.rename(tmp, file);
-          this.openFiles.forget(file);
-        } catch (e) {
-          await discard();
-          throw storageError('write', file, e);
-        }
-      },
+      commit: (type, name) => this.placeTemporary(handle, tmp, objectPath(this.root, type, name)),
       discard,
     };
   }
 
   async removeStaleTemporaries(olderThanMs: number): Promise<void> {
-    const dir = path.join(this.root, 'tmp');
+    const dir = this.stagingDir;
     let names: string[];
     try {
       names = await fsp.readdir(dir);
