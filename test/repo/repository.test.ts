@@ -91,8 +91,10 @@ for (const store of ['memory', 'local'] as const) {
   test(`blob workers (${store} store): a file chunked in a worker restores to the same bytes, and known blobs are not sealed again`, async () => {
     const cache = await tempDir();
     const backend = store === 'memory' ? new MemoryBackend() : new LocalBackend(path.join(cache, 'repo'));
+    // closed in finally: a failed assertion must not leave the workers keeping the test alive
+    let repo: Repository | undefined;
     try {
-      const repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides: small });
+      repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides: small });
       const workers = repo.startWorkers(2);
       const file = path.join(cache, 'f.bin');
       const data = randomBytes(3 * 1024 * 1024 + 123);
@@ -102,7 +104,7 @@ for (const store of ['memory', 'local'] as const) {
       assert.equal(first.size, data.length);
       assert.ok(first.added.bytes >= data.length);
       assert.equal(first.added.blobs, new Set(first.content).size);
-      const parts = await Promise.all(first.content.map((id) => repo.loadBlob(id)));
+      const parts = await Promise.all(first.content.map((id) => repo!.loadBlob(id)));
       assert.deepEqual(Buffer.concat(parts), data);
       const second = await workers.chunkFile(file);
       assert.deepEqual(second.content, first.content);
@@ -110,8 +112,8 @@ for (const store of ['memory', 'local'] as const) {
       const packs = await backend.list('data');
       const packBytes = packs.reduce((n, p) => n + p.size, 0);
       assert.ok(packBytes < first.added.bytes + 64 * 1024, `packs hold each blob once (${packBytes} bytes for ${first.added.bytes})`);
-      await repo.close();
     } finally {
+      await repo?.close().catch(() => undefined);
       await rm(cache, { recursive: true, force: true });
     }
   });
@@ -119,8 +121,10 @@ for (const store of ['memory', 'local'] as const) {
   test(`blob workers (${store} store): the same file chunked by both workers at once is stored once`, async () => {
     const cache = await tempDir();
     const backend = store === 'memory' ? new MemoryBackend() : new LocalBackend(path.join(cache, 'repo'));
+    // closed in finally: a failed assertion must not leave the workers keeping the test alive
+    let repo: Repository | undefined;
     try {
-      const repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides: small });
+      repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides: small });
       const workers = repo.startWorkers(2);
       const data = randomBytes(4 * 1024 * 1024);
       const files = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
@@ -133,11 +137,11 @@ for (const store of ['memory', 'local'] as const) {
       const added = results.reduce((n, r) => n + r.added.blobs, 0);
       assert.equal(added, new Set(results[0]!.content).size, 'each chunk stored by exactly one task');
       for (const r of results) assert.deepEqual(r.content, results[0]!.content);
-      assert.deepEqual(Buffer.concat(await Promise.all(results[0]!.content.map((id) => repo.loadBlob(id)))), data);
+      assert.deepEqual(Buffer.concat(await Promise.all(results[0]!.content.map((id) => repo!.loadBlob(id)))), data);
       const packBytes = (await backend.list('data')).reduce((n, p) => n + p.size, 0);
       assert.ok(packBytes < data.length + 256 * 1024, `one copy stored (${packBytes} bytes of packs for ${data.length})`);
-      await repo.close();
     } finally {
+      await repo?.close().catch(() => undefined);
       await rm(cache, { recursive: true, force: true });
     }
   });
@@ -146,8 +150,10 @@ for (const store of ['memory', 'local'] as const) {
 test('blob workers: streaming reads cut exactly where chunking the whole file at once would', async () => {
   const backend = new MemoryBackend();
   const cache = await tempDir();
+  // closed in finally: a failed assertion must not leave the workers keeping the test alive
+  let repo: Repository | undefined;
   try {
-    const repo = await Repository.init(backend, { password: 'pw', cacheDir: cache });
+    repo = await Repository.init(backend, { password: 'pw', cacheDir: cache });
     const workers = repo.startWorkers(1);
     // Long zero runs have no boundary, so the read buffer must grow up to the maximum size.
     const data = Buffer.concat([randomBytes(5 * 1024 * 1024), Buffer.alloc(12 * 1024 * 1024), randomBytes(7 * 1024 * 1024 + 99)]);
@@ -163,17 +169,19 @@ test('blob workers: streaming reads cut exactly where chunking the whole file at
     }
     assert.deepEqual(got.content, expected);
     await repo.flush();
-    assert.deepEqual(Buffer.concat(await Promise.all(got.content.map((id) => repo.loadBlob(id)))), data);
-    await repo.close();
+    assert.deepEqual(Buffer.concat(await Promise.all(got.content.map((id) => repo!.loadBlob(id)))), data);
   } finally {
+    await repo?.close().catch(() => undefined);
     await rm(cache, { recursive: true, force: true });
   }
 });
 
 test('blob workers: a worker that died fails the next flush and task at once instead of leaving them unanswered', async () => {
   const cache = await tempDir();
+  // closed in finally: a failed assertion must not leave the workers keeping the test alive
+  let repo: Repository | undefined;
   try {
-    const repo = await Repository.init(new LocalBackend(path.join(cache, 'repo')), { password: 'pw', cacheDir: cache, configOverrides: small });
+    repo = await Repository.init(new LocalBackend(path.join(cache, 'repo')), { password: 'pw', cacheDir: cache, configOverrides: small });
     const workers = repo.startWorkers(2);
     const file = path.join(cache, 'f.bin');
     await writeFile(file, randomBytes(200_000));
@@ -186,8 +194,8 @@ test('blob workers: a worker that died fails the next flush and task at once ins
     const results = await Promise.allSettled([0, 1, 2, 3].map(() => deadline(workers.chunkFile(file))));
     assert.ok(results.some((r) => r.status === 'rejected' && /blob worker exited/.test(String(r.reason))), 'tasks given to the dead worker fail');
     assert.ok(results.every((r) => r.status === 'fulfilled' || !/hung/.test(String(r.reason))), 'nothing hangs');
-    await repo.close();
   } finally {
+    await repo?.close().catch(() => undefined);
     await rm(cache, { recursive: true, force: true });
   }
 });
