@@ -40,15 +40,24 @@ function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
 
+/**
+ * False when the index held no blob as this worker started (a first backup): then every
+ * lookup would miss, and they cost about 10 µs a chunk. Blobs stored during this run are in
+ * the claim table instead.
+ */
+let indexUseful = true;
+
 function indexed(id: string): boolean {
+  if (!indexUseful) return false;
   if (!index) {
     try {
       index = LocalIndex.openReadonly(init.indexFile);
+      indexUseful = index.hasAnyBlob();
     } catch {
       return false;
     }
   }
-  return index.has(id);
+  return indexUseful && index.has(id);
 }
 
 /** Is this blob for this worker to store: not stored yet, and not taken on by another worker? */

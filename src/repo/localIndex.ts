@@ -113,6 +113,11 @@ export class LocalIndex {
     }
   }
 
+  /** Does the index list any blob at all (a new repository's does not)? */
+  hasAnyBlob(): boolean {
+    return this.db.prepare('SELECT 1 FROM blobs LIMIT 1').get() !== undefined;
+  }
+
   has(id: BlobId): boolean {
     return this.stmt.has.get(Buffer.from(id, 'hex')) !== undefined;
   }
