@@ -72,7 +72,7 @@ async function openRepo(cfg: AutomationConfig, name: string, redactor: Redactor)
   const rc = cfg.repositories.get(name)!;
   const password = rc.password ? resolveSecret(rc.password, `repositories.${name}.password`) : undefined;
   redactor.add(password);
-  const backend = backendFromUrl(rc.location);
+  const backend = await backendFromUrl(rc.location);
   try {
     return await Repository.open(backend, { password, cacheDir: cfg.cacheDir });
   } catch (e) {

@@ -30,7 +30,7 @@ export function registerCopy(program: Command): void {
       const to = opts.to ?? process.env.OCVAULT_TO_REPOSITORY;
       if (!to) throw new OcvaultError('Usage', 'no target repository: use --to or OCVAULT_TO_REPOSITORY');
       const result = await withRepository(g, async (src) => {
-        const backend = openBackend(to);
+        const backend = await openBackend(to);
         let dst: Repository;
         try {
           dst = await Repository.open(backend, { password: targetPassword(opts), cacheDir: g.cacheDir });

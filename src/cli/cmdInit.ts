@@ -19,7 +19,7 @@ export function registerInit(program: Command): void {
         throw new OcvaultError('NoPassword', 'a password is needed for an encrypted repository (OCVAULT_PASSWORD, OCVAULT_PASSWORD_FILE, --password-file, --password-command), or pass --no-encryption');
       }
       if (opts.encryption && password === '') throw new OcvaultError('Usage', 'the password is empty');
-      const backend = openBackend(repoLocation(g));
+      const backend = await openBackend(repoLocation(g));
       const repo = await Repository.init(backend, { password, cipher: opts.cipher as Cipher, cacheDir: g.cacheDir });
       try {
         if (out.json) out.printJson({ id: repo.config.id, location: backend.location, cipher: repo.config.cipher });

@@ -11,7 +11,7 @@ export function registerUnlock(program: Command): void {
     .action(async (opts: { removeAll?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const out = output(g);
-      const repo = await Repository.open(openBackend(repoLocation(g)), { password: readPassword(g), cacheDir: g.cacheDir });
+      const repo = await Repository.open(await openBackend(repoLocation(g)), { password: readPassword(g), cacheDir: g.cacheDir });
       try {
         const removed = await removeLocks(repo.backend, repo.sealer, opts.removeAll === true);
         if (out.json) out.printJson({ removed });

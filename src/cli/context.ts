@@ -27,7 +27,7 @@ export function repoLocation(g: GlobalOptions): string {
 }
 
 /** A path, sftp://, s3://, s3+http:// or rclone: location (see storage/backendFromUrl.ts). */
-export function openBackend(location: string): Backend {
+export function openBackend(location: string): Promise<Backend> {
   return backendFromUrl(location);
 }
 
@@ -77,7 +77,7 @@ export function readPassword(g: GlobalOptions): string | undefined {
 }
 
 export async function openRepository(g: GlobalOptions): Promise<Repository> {
-  const backend = openBackend(repoLocation(g));
+  const backend = await openBackend(repoLocation(g));
   try {
     return await Repository.open(backend, { password: readPassword(g), cacheDir: g.cacheDir });
   } catch (e) {

@@ -8,7 +8,7 @@ import { openBackend, readPassword, repoLocation, type GlobalOptions } from './c
  * damaged (check and repair must work exactly then). `backend` lists every object, damaged too.
  */
 export async function withTolerantRepository<T>(g: GlobalOptions, fn: (repo: Repository, backend: Backend, skipped: SkippedObject[]) => Promise<T>): Promise<T> {
-  const raw = openBackend(repoLocation(g));
+  const raw = await openBackend(repoLocation(g));
   let opened: Awaited<ReturnType<typeof openTolerant>>;
   try {
     opened = await openTolerant(raw, { password: readPassword(g), cacheDir: g.cacheDir });

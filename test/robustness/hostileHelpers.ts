@@ -97,7 +97,7 @@ export interface DamagedTreeBuilder {
  * but with whatever names the test wants). Returns the snapshot id.
  */
 export async function writeDamagedSnapshot(t: TestRepo, build: (b: DamagedTreeBuilder) => Promise<BlobId>): Promise<string> {
-  const repo = await Repository.open(backendFromUrl(t.repo), { password: t.password, cacheDir: t.path('library-cache') });
+  const repo = await Repository.open(await backendFromUrl(t.repo), { password: t.password, cacheDir: t.path('library-cache') });
   try {
     await repo.lockShared();
     const root = await build({

@@ -109,7 +109,7 @@ for (const r of remotes) {
         // The engine in this process, on the stack the CLI uses (retries, connection limit), with
         // a hook that kills the server just as the second pack upload begins.
         const { env } = ocv(url, r, cache);
-        const fault = new FaultBackend(backendFromUrl(url, { env: { ...process.env, ...env } }));
+        const fault = new FaultBackend(await backendFromUrl(url, { env: { ...process.env, ...env } }));
         fault.inject({ op: 'save', type: 'data', skip: 1, action: () => r.stop!() });
         const repo = await Repository.open(fault, { password: PASSWORD, cacheDir: cache });
         let error: unknown;
