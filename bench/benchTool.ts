@@ -4,6 +4,7 @@
  * against the source. Repositories and restored trees are removed unless asked to keep.
  */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -61,20 +62,47 @@ async function step(spec: CommandSpec, opts: BenchOptions, repo?: string): Promi
   return result;
 }
 
+let dropRefused = false;
+
+/**
+ * Empties the page cache (after a sync), so every step starts with the same free memory:
+ * otherwise the restored trees and repositories of earlier steps fill it, and on this VM a
+ * page taken back from the cache costs as much as a new one (~2.5 µs): a tool's first backup
+ * went from 2 to 8 s of system time by its second repetition. False when not allowed.
+ */
+function dropPageCache(opts: BenchOptions): boolean {
+  if (!opts.dropCaches || dropRefused) return false;
+  spawnSync('sync', { stdio: 'ignore' });
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '1');
+    return true;
+  } catch (e) {
+    dropRefused = true;
+    log(`cannot drop the page cache (${(e as NodeJS.ErrnoException).code ?? String(e)}): steps start with whatever earlier steps left cached`);
+    return false;
+  }
+}
+
+/** Drops the page cache (where allowed), then reads the step's inputs into it. */
+async function prepareStep(opts: BenchOptions, inputs: readonly string[]): Promise<void> {
+  dropPageCache(opts);
+  for (const dir of inputs) await warmTree(dir);
+}
+
 /** One repetition; fills `sample` as it goes so a failure keeps what was measured. */
 async function runOnce(tool: Tool, ctx: ToolContext, target: string, store: StoreInfo, sample: RunSample, opts: BenchOptions): Promise<void> {
   const rep = sample;
   rep.init = await step(tool.init(ctx), { ...opts, quietWait: 0 }, ctx.repo);
 
-  await warmTree(store.root);
+  await prepareStep(opts, [store.root, ctx.repo, ctx.work]);
   rep.firstBackup = await step(tool.backup(ctx, 1), opts, ctx.repo);
   log(`${tool.name}: first backup ${rep.firstBackup.wallSeconds.toFixed(2)} s`);
 
-  await warmTree(store.root);
+  await prepareStep(opts, [store.root, ctx.repo, ctx.work]);
   rep.unchangedBackup = await step(tool.backup(ctx, 2), opts, ctx.repo);
   log(`${tool.name}: unchanged backup ${rep.unchangedBackup.wallSeconds.toFixed(2)} s`);
 
-  await warmTree(ctx.repo);
+  await prepareStep(opts, [ctx.repo, ctx.work]);
   rep.restore = await step(tool.restore(ctx, target), opts);
   log(`${tool.name}: restore ${rep.restore.wallSeconds.toFixed(2)} s`);
 }
