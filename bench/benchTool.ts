@@ -4,7 +4,6 @@
  * against the source. Repositories and restored trees are removed unless asked to keep.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -62,31 +61,34 @@ async function step(spec: CommandSpec, opts: BenchOptions, repo?: string): Promi
   return result;
 }
 
-let dropRefused = false;
+/** Drops the cached pages of every file under `root` (posix_fadvise DONTNEED, via python3). */
+const EVICT_PY = [
+  'import os, sys',
+  'for d, _, names in os.walk(sys.argv[1]):',
+  '    for n in names:',
+  '        try:',
+  '            fd = os.open(os.path.join(d, n), os.O_RDONLY | os.O_NOFOLLOW)',
+  '        except OSError:',
+  '            continue',
+  '        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)',
+  '        os.close(fd)',
+].join('\n');
+let evictFailed = false;
 
 /**
- * Empties the page cache (after a sync), so every step starts with the same free memory:
- * otherwise the restored trees and repositories of earlier steps fill it, and on this VM a
- * page taken back from the cache costs as much as a new one (~2.5 µs): a tool's first backup
- * went from 2 to 8 s of system time by its second repetition. False when not allowed.
+ * Takes a restored tree out of the page cache (it stays on disk until the run ends, see
+ * below). Left cached, the trees of every repetition filled the cache, and on this VM a page
+ * taken back from the cache costs as much as a new one: by the second repetition a first
+ * backup spent 8 s in the kernel instead of 2 (restic 6–8 instead of 3).
  */
-function dropPageCache(opts: BenchOptions): boolean {
-  if (!opts.dropCaches || dropRefused) return false;
+function evictTree(root: string, opts: BenchOptions): void {
+  if (!opts.evict || evictFailed) return;
   spawnSync('sync', { stdio: 'ignore' });
-  try {
-    writeFileSync('/proc/sys/vm/drop_caches', '1');
-    return true;
-  } catch (e) {
-    dropRefused = true;
-    log(`cannot drop the page cache (${(e as NodeJS.ErrnoException).code ?? String(e)}): steps start with whatever earlier steps left cached`);
-    return false;
+  const r = spawnSync('python3', ['-c', EVICT_PY, root], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) {
+    evictFailed = true;
+    log(`cannot evict restored trees from the page cache (${r.error?.message ?? r.stderr.trim().split('\n').pop() ?? 'python3 failed'}): later steps run with them cached`);
   }
-}
-
-/** Drops the page cache (where allowed), then reads the step's inputs into it. */
-async function prepareStep(opts: BenchOptions, inputs: readonly string[]): Promise<void> {
-  dropPageCache(opts);
-  for (const dir of inputs) await warmTree(dir);
 }
 
 /** One repetition; fills `sample` as it goes so a failure keeps what was measured. */
@@ -94,15 +96,15 @@ async function runOnce(tool: Tool, ctx: ToolContext, target: string, store: Stor
   const rep = sample;
   rep.init = await step(tool.init(ctx), { ...opts, quietWait: 0 }, ctx.repo);
 
-  await prepareStep(opts, [store.root, ctx.repo, ctx.work]);
+  await warmTree(store.root);
   rep.firstBackup = await step(tool.backup(ctx, 1), opts, ctx.repo);
   log(`${tool.name}: first backup ${rep.firstBackup.wallSeconds.toFixed(2)} s`);
 
-  await prepareStep(opts, [store.root, ctx.repo, ctx.work]);
+  await warmTree(store.root);
   rep.unchangedBackup = await step(tool.backup(ctx, 2), opts, ctx.repo);
   log(`${tool.name}: unchanged backup ${rep.unchangedBackup.wallSeconds.toFixed(2)} s`);
 
-  await prepareStep(opts, [ctx.repo, ctx.work]);
+  await warmTree(ctx.repo);
   rep.restore = await step(tool.restore(ctx, target), opts);
   log(`${tool.name}: restore ${rep.restore.wallSeconds.toFixed(2)} s`);
 }
@@ -160,6 +162,7 @@ export async function benchRepetition(
     await mkdir(target, { recursive: true });
     await runOnce(tool, ctx, target, store, sample, opts);
     if (expected) await verify(tool, ctx, target, expected, opts.verify === 'full', result);
+    evictTree(target, opts);
   } catch (err) {
     result.status = 'failed';
     result.error = err instanceof Error ? err.message : String(err);

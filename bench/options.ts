@@ -21,8 +21,8 @@ export interface BenchOptions {
   quietWait: number;
   /** "Quiet" = less than this fraction of all CPUs busy over 2 s. */
   quietMax: number;
-  /** Before each timed step, drop the page cache (when allowed) and read the step's inputs back. */
-  dropCaches: boolean;
+  /** After each repetition, take its restored tree out of the page cache. */
+  evict: boolean;
 }
 
 export const USAGE = `usage: node dist/bench/run.js [options]
@@ -38,8 +38,8 @@ export const USAGE = `usage: node dist/bench/run.js [options]
   --quiet-wait S  before each timed step, wait up to S seconds for the machine to be idle
                   (env OCVAULT_BENCH_QUIET_WAIT, default 0 = don't wait)
   --quiet-max F   idle = less than F of all CPUs busy over 2 s (env OCVAULT_BENCH_QUIET_MAX, default 0.2)
-  --drop-caches 0|1  before each timed step drop the page cache (root only) and read the step's
-                  inputs back (env OCVAULT_BENCH_DROP_CACHES, default 1 where allowed)
+  --evict 0|1     after each repetition take its restored tree out of the page cache
+                  (posix_fadvise via python3; env OCVAULT_BENCH_EVICT, default 1)
   --out FILE      results JSON (env OCVAULT_BENCH_OUT, default bench/results/latest.json)
 per-tool extra args: OCVAULT_BENCH_<TOOL>_{INIT,BACKUP,RESTORE}_ARGS; borg encryption: OCVAULT_BENCH_BORG_ENCRYPTION`;
 
@@ -74,12 +74,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   const quietMax = Number(get('quiet-max', 'OCVAULT_BENCH_QUIET_MAX') ?? '0.2');
   if (!(quietWait >= 0) || !(quietMax > 0 && quietMax <= 1)) throw new Error('bad --quiet-wait / --quiet-max');
   const keep = (get('keep', 'OCVAULT_BENCH_KEEP') ?? '0') !== '0';
-  const dropCaches = (get('drop-caches', 'OCVAULT_BENCH_DROP_CACHES') ?? '1') !== '0';
+  const evict = (get('evict', 'OCVAULT_BENCH_EVICT') ?? '1') !== '0';
   // Off by default: with config.php the tree is an OpenCart store to ocvault, which then also
   // dumps the store's database (and fails: there is none) — see README.
   const withConfig = flags.has('config') || (env['OCVAULT_BENCH_CONFIG'] ?? '0') !== '0';
   return {
-    scale, seed, runs, tools, keep, verify, withConfig, quietWait, quietMax, dropCaches,
+    scale, seed, runs, tools, keep, verify, withConfig, quietWait, quietMax, evict,
     dir: get('dir', 'OCVAULT_BENCH_DIR') ?? '/work/bench-data',
     out: get('out', 'OCVAULT_BENCH_OUT') ?? join(repoRoot(), 'bench', 'results', 'latest.json'),
     password: env['OCVAULT_BENCH_PASSWORD'] ?? 'ocvault-bench-password',

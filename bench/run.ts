@@ -24,8 +24,8 @@ const CONDITIONS =
   'filesystem as the source. Warm cache: the source tree (before backups) or the repository (before ' +
   'restore) is read in full right before each timed step, and `sync` is run before it so no earlier ' +
   "step's dirty pages are flushed inside it. The `sync` right after a step is timed separately (flush s). " +
-  'With --drop-caches (the default where root may write /proc/sys/vm/drop_caches) the page cache is ' +
-  "emptied before each timed step and only that step's inputs (source tree, repository, cache folder) are read back.";
+  "Page cache is not dropped; each repetition's restored tree (kept on disk until the run ends) is taken out of it " +
+  'after verification (--evict, posix_fadvise), so repetitions start alike.';
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2), process.env);
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
       cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30),
       kernel: release(), node: process.version,
     },
-    options: { scale: opts.scale, seed: opts.seed, runs: opts.runs, tools: opts.tools, verify: opts.verify, withConfig: opts.withConfig, quietWait: opts.quietWait, quietMax: opts.quietMax, dropCaches: opts.dropCaches },
+    options: { scale: opts.scale, seed: opts.seed, runs: opts.runs, tools: opts.tools, verify: opts.verify, withConfig: opts.withConfig, quietWait: opts.quietWait, quietMax: opts.quietMax, evict: opts.evict },
     dataset: { files: store.files, imageFiles: store.imageFiles, textFiles: store.textFiles, bytes: store.bytes, root: store.root },
     conditions: CONDITIONS,
     results,
