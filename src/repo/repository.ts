@@ -63,6 +63,12 @@ export class Repository {
   private written: WrittenPack[] = [];
   /** blobs stored (or being stored) in this session that the index does not list yet */
   private readonly pendingIds = new Set<string>();
+  /**
+   * Tree blobs loaded (and verified) in this process: they are stored. An unchanged backup
+   * saves every directory's tree again and finds it stored; asking SQLite for each cost
+   * ~10 us a directory. Cleared when a prune reloads the index.
+   */
+  private readonly loadedTrees = new Set<string>();
   private segmentWrites: Promise<void> = Promise.resolve();
   private workers: BlobWorkers | undefined;
   private lock: HeldLock | undefined;
@@ -300,7 +306,7 @@ export class Repository {
 
   /** Is the blob stored already, or on its way in this session? */
   hasBlob(id: BlobId): boolean {
-    return this.pendingIds.has(id) || this.index.has(id);
+    return this.pendingIds.has(id) || this.loadedTrees.has(id) || this.index.has(id);
   }
 
   /** Adds blobs sealed by a worker, skipping any stored already. Returns what was added. */
@@ -379,7 +385,9 @@ export class Repository {
   async loadBlob(id: BlobId): Promise<Buffer> {
     const loc = this.locate(id);
     const sealed = await this.loadSealed(loc);
-    return this.openBlobAnywhere(id, sealed, `blob ${id.slice(0, 12)} in pack ${loc.pack}`);
+    const plain = await this.openBlobAnywhere(id, sealed, `blob ${id.slice(0, 12)} in pack ${loc.pack}`);
+    if (loc.type === 'tree') this.loadedTrees.add(id);
+    return plain;
   }
 
   /** Opens a sealed blob in a worker when workers run and the blob is large enough to pay. */
@@ -515,6 +523,7 @@ export class Repository {
     await this.workers?.close();
     this.workers = undefined;
     this.treePacks.clear();
+    this.loadedTrees.clear();
     this.index.clearBlobs();
     await this.syncIndex();
   }
