@@ -138,7 +138,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     // prune dies from here on, the next open rebuilds the cache from the repository (where the
     // new segment supersedes the old ones) rather than trusting rows for packs being deleted.
     // (repo.saveIndexSegment would add the new segment to the cache without its `supersedes`.)
-    repo.index.clearBlobs();
+    repo.clearIndexedBlobs();
     for (const seg of segments) await storeSegment(repo, seg);
     result.segments.written = segments.length;
   }

@@ -60,7 +60,7 @@ export async function repairIndex(repo: Repository, onDamaged?: (pack: string, w
   const segments: IndexSegment[] = [];
   for (let i = 0; i < good.length || i === 0; i += 256) segments.push({ version: 1, supersedes: [], packs: good.slice(i, i + 256) });
   segments[0]!.supersedes = old;
-  repo.index.clearBlobs();
+  repo.clearIndexedBlobs();
   for (const seg of segments) await repo.saveIndexSegment(seg);
   for (const name of old) await storage.remove('index', name);
   return { packs: good.length, blobs: good.reduce((n, p) => n + p.blobs.length, 0), damagedPacks: damaged.map((d) => d.id), keptFromOldIndex: kept, segmentsWritten: segments.length, segmentsRemoved: old.length };

@@ -48,7 +48,6 @@ function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
 let indexUseful = true;
 
 function indexed(id: string): boolean {
-  if (!indexUseful) return false;
   if (!index) {
     try {
       index = LocalIndex.openReadonly(init.indexFile);

@@ -66,7 +66,7 @@ export class Repository {
   /**
    * Tree blobs loaded (and verified) in this process: they are stored. An unchanged backup
    * saves every directory's tree again and finds it stored; asking SQLite for each cost
-   * ~10 us a directory. Cleared when a prune reloads the index.
+   * ~10 us a directory. Forgotten whenever the index's blob list is (clearIndexedBlobs).
    */
   private readonly loadedTrees = new Set<string>();
   private segmentWrites: Promise<void> = Promise.resolve();
@@ -208,14 +208,14 @@ export class Repository {
     const owning = this.index.segmentsWithPacks();
     let rebuild = false;
     for (const name of loaded) if (!remote.has(name) && owning.has(name)) rebuild = true;
-    if (rebuild) this.index.clearBlobs();
+    if (rebuild) this.clearIndexedBlobs();
     const have = rebuild ? new Set<string>() : loaded;
     const todo = [...remote].filter((n) => !have.has(n));
     const limit = pLimit(8);
     const segments = await Promise.all(todo.map((name) => limit(async () => ({ name, seg: await this.loadIndexSegment(name) }))));
     const superseded = new Set(segments.flatMap((s) => s.seg.supersedes));
     if ([...superseded].some((n) => have.has(n) && owning.has(n))) {
-      this.index.clearBlobs();
+      this.clearIndexedBlobs();
       return this.syncIndex();
     }
     for (const { name, seg } of segments) {
@@ -523,9 +523,17 @@ export class Repository {
     await this.workers?.close();
     this.workers = undefined;
     this.treePacks.clear();
+    this.clearIndexedBlobs();
+    await this.syncIndex();
+  }
+
+  /**
+   * Empties the local index's list of blobs (its segments are read again, or rewritten by
+   * prune and repair); the trees this process saw stored are forgotten with it.
+   */
+  clearIndexedBlobs(): void {
     this.loadedTrees.clear();
     this.index.clearBlobs();
-    await this.syncIndex();
   }
 }
 
