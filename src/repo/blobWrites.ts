@@ -1,5 +1,5 @@
 import { fchmodSync, fchownSync, futimesSync } from 'node:fs';
-import { writeAtSync } from './fileWrite.js';
+import { writeAtSync, writeWholeSync } from './fileWrite.js';
 
 /**
  * Restore's unit of work for a blob worker: the blobs of one piece of a pack, each opened once
@@ -79,10 +79,13 @@ export function writeBlobsSync(pack: string, bytes: Uint8Array, blobs: readonly 
       const target = b.targets[t]!;
       const meta = target.meta;
       try {
-        writeAtSync(Buffer.from(target.file.buffer, target.file.byteOffset, target.file.byteLength), plain, target.position, target.truncateTo, meta && ((fd) => {
+        const file = Buffer.from(target.file.buffer, target.file.byteOffset, target.file.byteLength);
+        const setMeta = meta && ((fd: number): void => {
           const reason = setMetaSync(fd, meta);
           if (reason) done.timeFailures.push({ blob: i, target: t, reason });
-        }));
+        });
+        if (target.position === 0 && target.truncateTo === plain.length) writeWholeSync(file, plain, setMeta);
+        else writeAtSync(file, plain, target.position, target.truncateTo, setMeta);
       } catch (e) {
         throw new BlobWriteFailure(e as Error, i, t);
       }

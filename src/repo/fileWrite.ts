@@ -1,4 +1,5 @@
 import { closeSync, constants as C, ftruncateSync, lstatSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { DIRECT_MIN, SequentialFile } from '../storage/directWrite.js';
 
 const FLAGS = C.O_WRONLY | C.O_CREAT | C.O_NOFOLLOW;
 
@@ -16,16 +17,19 @@ export function removeIfPresentSync(file: Buffer): void {
  * Opens a file for writing without following a symlink that stands in its place; a link, a
  * directory or a read-only file in the way is removed first (restore replaces, never follows).
  */
-function openReplacing(file: Buffer): number {
+function openReplacing<T>(file: Buffer, open: (file: Buffer) => T): T {
   try {
-    return openSync(file, FLAGS, 0o600);
+    return open(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ELOOP' && code !== 'EISDIR' && code !== 'EACCES') throw e;
     removeIfPresentSync(file);
-    return openSync(file, FLAGS, 0o600);
+    return open(file);
   }
 }
+
+const openPlain = (file: Buffer): number => openSync(file, FLAGS, 0o600);
+const openSequential = (file: Buffer): SequentialFile => SequentialFile.open(file, FLAGS, 0o600);
 
 /**
  * Writes `data` at `position` of a restored file, and cuts the file to `truncateTo` when
@@ -34,7 +38,7 @@ function openReplacing(file: Buffer): number {
  * runs on the descriptor after the write (to set the metadata of a file it completes).
  */
 export function writeAtSync(file: Buffer, data: Uint8Array, position: number, truncateTo?: number, beforeClose?: (fd: number) => void): void {
-  const fd = openReplacing(file);
+  const fd = openReplacing(file, openPlain);
   try {
     let written = 0;
     while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
@@ -42,5 +46,23 @@ export function writeAtSync(file: Buffer, data: Uint8Array, position: number, tr
     beforeClose?.(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Writes `data` as the whole content of a restored file (replacing what stands there, as
+ * `writeAtSync` does), around the page cache where the file system allows: most restored files
+ * are one blob, and buffered writes cost the kernel far more than direct ones (directWrite.ts).
+ */
+export function writeWholeSync(file: Buffer, data: Uint8Array, beforeClose?: (fd: number) => void): void {
+  if (data.byteLength < DIRECT_MIN) return writeAtSync(file, data, 0, data.byteLength, beforeClose);
+  const out = openReplacing(file, openSequential);
+  try {
+    out.append([data]);
+    out.finish();
+    ftruncateSync(out.fd, data.byteLength);
+    beforeClose?.(out.fd);
+  } finally {
+    out.close();
   }
 }

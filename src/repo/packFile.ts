@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { localFileError, writeAllSync } from '../storage/localFiles.js';
+import { localFileError } from '../storage/localFiles.js';
+import { SequentialFile } from '../storage/directWrite.js';
 import type { IncrementalHash } from './hash.js';
 import type { Sealer } from './sealer.js';
 import type { BlobId, BlobType } from './blobId.js';
@@ -19,10 +20,13 @@ export interface StagedPack {
  * Writes packs straight into files of a local store's staging folder, synchronously, from the
  * thread that sealed the blobs (a blob worker): a sealed blob goes to the page cache while its
  * buffer is still young, and no byte of it crosses to the main thread. The main thread then
- * only adopts finished packs (fsync, rename) and indexes them.
+ * only adopts finished packs (fsync, rename) and indexes them. Packs are written around the
+ * page cache where the file system allows (directWrite.ts): a backup writes each byte once and
+ * reads it back only in a later command, and buffered writes were the workers' largest kernel
+ * cost.
  */
 export class PackFileWriter {
-  private fd = -1;
+  private out: SequentialFile | undefined;
   private file = '';
   private entries: PackEntry[] = [];
   private bytes = 0;
@@ -41,7 +45,7 @@ export class PackFileWriter {
     this.file = path.join(this.dir, `stage.${randomBytes(8).toString('hex')}.tmp`);
     try {
       fs.mkdirSync(this.dir, { recursive: true });
-      this.fd = fs.openSync(this.file, 'wx', 0o600);
+      this.out = SequentialFile.open(this.file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
     } catch (e) {
       this.failure = localFileError('create', this.file, e);
       throw this.failure;
@@ -53,7 +57,7 @@ export class PackFileWriter {
 
   private write(parts: readonly Uint8Array[]): void {
     try {
-      writeAllSync(this.fd, parts);
+      this.out!.append(parts);
     } catch (e) {
       this.failure = localFileError('write', this.file, e);
       this.discard();
@@ -65,7 +69,7 @@ export class PackFileWriter {
   /** Adds a sealed blob; returns the pack it completed, if it did. */
   add(id: BlobId, type: BlobType, sealed: readonly Uint8Array[], rawLength: number): StagedPack | undefined {
     if (this.failure) throw this.failure;
-    if (this.fd < 0) this.openFile();
+    if (!this.out) this.openFile();
     const length = sealed.reduce((n, p) => n + p.byteLength, 0);
     this.write(sealed);
     this.entries.push({ id, type, offset: this.bytes, length, rawLength });
@@ -75,26 +79,34 @@ export class PackFileWriter {
 
   /** Writes the header and closes the pack; undefined when no pack is open. */
   finish(): StagedPack | undefined {
-    if (this.fd < 0) return undefined;
+    const out = this.out;
+    if (!out) return undefined;
     const header = encodePackHeader(this.entries, this.sealer);
     this.write([header]);
+    try {
+      out.finish();
+      out.close();
+    } catch (e) {
+      this.failure = localFileError('write', this.file, e);
+      this.discard();
+      throw this.failure;
+    }
     const pack: StagedPack = { file: this.file, id: this.hash.digest().toString('hex'), size: this.bytes + header.length, blobs: this.entries };
-    fs.closeSync(this.fd);
-    this.fd = -1;
+    this.out = undefined;
     this.entries = [];
     return pack;
   }
 
   /** Drops the open pack (after a failure): its file is removed. */
   discard(): void {
-    if (this.fd < 0) return;
+    if (!this.out) return;
     try {
-      fs.closeSync(this.fd);
+      this.out.close();
     } catch {
       // closing a file that failed to write; nothing more to do
     }
     fs.rmSync(this.file, { force: true });
-    this.fd = -1;
+    this.out = undefined;
     this.entries = [];
   }
 }

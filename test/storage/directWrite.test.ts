@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { constants as C } from 'node:fs';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { DIRECT_ALIGN, DIRECT_MIN, SequentialFile } from '../../src/storage/directWrite.js';
+import { writeWholeSync } from '../../src/repo/fileWrite.js';
+
+const STAGE = 1024 * 1024;
+/** part sizes around every edge the staging buffer and the block alignment have */
+const SIZES = [0, 1, DIRECT_ALIGN - 1, DIRECT_ALIGN, DIRECT_ALIGN + 1, STAGE - 3, STAGE, STAGE + 5, 2 * STAGE + DIRECT_ALIGN, 7];
+
+/** Runs `body` with direct writes on (the default) and off, as the switch sets them. */
+async function bothWays(body: (dir: string, direct: boolean) => Promise<void>): Promise<void> {
+  for (const direct of [true, false]) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ocv-direct-'));
+    if (!direct) process.env.OCVAULT_DIRECT_IO = '0';
+    try {
+      await body(dir, direct);
+    } finally {
+      delete process.env.OCVAULT_DIRECT_IO;
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+test('sequential file: the bytes appended are the file, whatever the sizes of the parts, staged direct or written plainly', async () => {
+  await bothWays(async (dir, direct) => {
+    for (const split of [SIZES, [SIZES.reduce((a, b) => a + b, 0)], [DIRECT_ALIGN * 3], [10]]) {
+      const parts = split.map((n) => randomBytes(n));
+      const file = path.join(dir, `f${split.length}-${split[0]}`);
+      const out = SequentialFile.open(file, C.O_WRONLY | C.O_CREAT | C.O_EXCL, 0o600);
+      if (!direct) assert.equal(out.direct, false, 'the switch turns direct writes off');
+      try {
+        out.append(parts);
+        out.finish();
+      } finally {
+        out.close();
+      }
+      assert.ok((await readFile(file)).equals(Buffer.concat(parts)), `${direct ? 'direct' : 'plain'} write of parts ${split.join(',')}`);
+    }
+  });
+});
+
+test('whole-file write: replaces a longer file, a link in the way is replaced not followed, and the descriptor sees the finished file', async () => {
+  await bothWays(async (dir) => {
+    for (const size of [0, 100, DIRECT_MIN - 1, DIRECT_MIN, DIRECT_MIN + DIRECT_ALIGN + 17, 3 * STAGE + 1]) {
+      const file = path.join(dir, `w${size}`);
+      await writeFile(file, randomBytes(size + 3 * DIRECT_ALIGN + 5));
+      const data = randomBytes(size);
+      let seen = -1;
+      writeWholeSync(Buffer.from(file), data, (fd) => {
+        seen = fd;
+      });
+      assert.ok(seen >= 0, 'beforeClose ran');
+      assert.ok((await readFile(file)).equals(data), `file of ${size} bytes over a longer one`);
+    }
+    const outside = path.join(dir, 'outside');
+    await writeFile(outside, 'untouched');
+    const link = path.join(dir, 'link');
+    await symlink(outside, link);
+    const data = randomBytes(DIRECT_MIN + 1);
+    writeWholeSync(Buffer.from(link), data);
+    assert.ok((await readFile(link)).equals(data));
+    assert.equal(await readFile(outside, 'utf8'), 'untouched');
+  });
+});
