@@ -5,7 +5,7 @@ import { makeChunker, type Chunker } from './chunker.js';
 import { makeSealer, type Sealer } from './sealer.js';
 import { decodeBlobPlain, encodeBlobParts } from './blobCodec.js';
 import { LocalIndex } from './localIndex.js';
-import { BlobWriteFailure, writeBlobsSync } from './blobWrites.js';
+import { BlobWriteFailure, writeBlobs } from './blobWrites.js';
 import { youngCollector } from './youngGc.js';
 import { BlobClaims } from './blobClaims.js';
 import { PackFileWriter } from './packFile.js';
@@ -105,8 +105,7 @@ class ChunkStream {
     if (packFile) {
       this.added.blobs++;
       this.added.bytes += length;
-      const done = packFile.add(id, 'data', sealed, chunk.length);
-      if (done) post({ task: 0, kind: 'pack', pack: done });
+      packFile.add(id, 'data', sealed, chunk.length);
       return;
     }
     this.pending.push({ id, sealed, length, rawLength: chunk.length });
@@ -181,6 +180,8 @@ async function chunkFile(task: number, file: string | Uint8Array): Promise<void>
         size += n;
       }
       start = stream.cutAll(buf, start, end, eof);
+      // the reused read buffer is free again, but pack writes may lag behind the device
+      await packFile?.settle();
       // The sealed blobs own their memory, so the read buffer can be reused after a flush.
       if (stream.pendingSize >= 4 * 1024 * 1024 || eof) await stream.flush();
     }
@@ -237,6 +238,7 @@ async function streamPush(s: PushedStream, task: number, bytes: Uint8Array): Pro
     s.size += n;
     offset += n;
     s.start = s.stream.cutAll(s.buf, s.start, s.end, false);
+    await packFile?.settle();
   }
   await s.stream.flush();
   post({ task, kind: 'streamAck' });
@@ -265,9 +267,9 @@ function openBlob(task: number, id: string, sealed: Uint8Array, what: string): v
 }
 
 /** Restore: the plain bytes go straight to their files, never back through the main thread. */
-function writeBlobs(task: number, msg: Extract<ToWorker, { kind: 'writeBlobs' }>): void {
+async function writeBlobRun(task: number, msg: Extract<ToWorker, { kind: 'writeBlobs' }>): Promise<void> {
   try {
-    post({ task, kind: 'wroteBlobs', written: writeBlobsSync(msg.pack, msg.bytes, msg.blobs, openVerified, collectAfter) });
+    post({ task, kind: 'wroteBlobs', written: await writeBlobs(msg.pack, msg.bytes, msg.blobs, openVerified, collectAfter) });
   } catch (e) {
     if (!(e instanceof BlobWriteFailure)) throw e;
     fail(task, e.reason, { blob: e.blob, target: e.target });
@@ -295,13 +297,12 @@ const ready = (async () => {
   sealer = makeSealer(init.cipher, Buffer.from(init.encryptionKey));
   fileChunker = makeChunker(init.chunkerKey, init.fileChunks);
   dbChunker = makeChunker(init.chunkerKey, init.dbChunks);
-  if (init.packs) packFile = new PackFileWriter(init.packs.dir, sealer, await hasher.plainHasher(), init.packs.size);
+  if (init.packs) packFile = new PackFileWriter(init.packs.dir, sealer, await hasher.plainHasher(), init.packs.size, (pack) => post({ task: 0, kind: 'pack', pack }));
 })();
 
 /** Finishes this worker's open pack, so every blob it stored so far can be indexed. */
-function flushPacks(task: number): void {
-  const done = packFile?.finish();
-  if (done) post({ task: 0, kind: 'pack', pack: done });
+async function flushPacks(task: number): Promise<void> {
+  await packFile?.finish();
   post({ task, kind: 'packsFlushed' });
 }
 
@@ -330,11 +331,11 @@ port.on('message', (msg: ToWorker) => {
         case 'openBlob':
           return openBlob(msg.task, msg.id, msg.sealed, msg.what);
         case 'writeBlobs':
-          return writeBlobs(msg.task, msg);
+          return writeBlobRun(msg.task, msg);
         case 'flushPacks':
           return flushPacks(msg.task);
         case 'discardPacks':
-          packFile?.discard();
+          await packFile?.discard();
           return post({ task: msg.task, kind: 'packsFlushed' });
       }
     })

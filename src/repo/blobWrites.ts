@@ -1,5 +1,5 @@
 import { fchmodSync, fchownSync, futimesSync } from 'node:fs';
-import { writeAtSync, writeWholeSync } from './fileWrite.js';
+import { writeAtSync, writeWhole } from './fileWrite.js';
 
 /**
  * Restore's unit of work for a blob worker: the blobs of one piece of a pack, each opened once
@@ -64,35 +64,63 @@ export class BlobWriteFailure extends Error {
 /** Opens (decrypts, decompresses, verifies) one sealed blob; throws when it is damaged. */
 export type BlobOpener = (id: string, sealed: Uint8Array, what: string) => Buffer;
 
-/** Writes a batch of blobs from `bytes` (a piece of `pack`); `onOpened` hears each blob's size. */
-export function writeBlobsSync(pack: string, bytes: Uint8Array, blobs: readonly BlobWrite[], open: BlobOpener, onOpened?: (size: number) => void): WrittenBlobs {
+/**
+ * Whole-file writes a thread has in flight at most: enough to keep the device busy while the
+ * thread opens the next blobs, few enough that their blobs and staging buffers stay small.
+ */
+const WRITES_IN_FLIGHT = 4;
+const inFlight = new Set<Promise<void>>();
+
+/**
+ * Writes a batch of blobs from `bytes` (a piece of `pack`); `onOpened` hears each blob's size.
+ * A blob that is a whole file is written in the background while the next ones are opened;
+ * settles only once every write is done (so `bytes` is no longer read), and then throws the
+ * first failure, if any.
+ */
+export async function writeBlobs(pack: string, bytes: Uint8Array, blobs: readonly BlobWrite[], open: BlobOpener, onOpened?: (size: number) => void): Promise<WrittenBlobs> {
   const done: WrittenBlobs = { bytes: 0, timeFailures: [] };
-  for (let i = 0; i < blobs.length; i++) {
+  const mine: Promise<void>[] = [];
+  let failure: BlobWriteFailure | undefined;
+  for (let i = 0; i < blobs.length && !failure; i++) {
     const b = blobs[i]!;
     let plain: Buffer;
     try {
       plain = open(b.id, bytes.subarray(b.offset, b.offset + b.length), `blob ${b.id.slice(0, 12)} in pack ${pack}`);
     } catch (e) {
-      throw new BlobWriteFailure(e as Error, i);
+      failure = new BlobWriteFailure(e as Error, i);
+      break;
     }
-    for (let t = 0; t < b.targets.length; t++) {
+    for (let t = 0; t < b.targets.length && !failure; t++) {
       const target = b.targets[t]!;
       const meta = target.meta;
-      try {
-        const file = Buffer.from(target.file.buffer, target.file.byteOffset, target.file.byteLength);
-        const setMeta = meta && ((fd: number): void => {
-          const reason = setMetaSync(fd, meta);
-          if (reason) done.timeFailures.push({ blob: i, target: t, reason });
-        });
-        if (target.position === 0 && target.truncateTo === plain.length) writeWholeSync(file, plain, setMeta);
-        else writeAtSync(file, plain, target.position, target.truncateTo, setMeta);
-      } catch (e) {
-        throw new BlobWriteFailure(e as Error, i, t);
+      const file = Buffer.from(target.file.buffer, target.file.byteOffset, target.file.byteLength);
+      const setMeta = meta && ((fd: number): void => {
+        const reason = setMetaSync(fd, meta);
+        if (reason) done.timeFailures.push({ blob: i, target: t, reason });
+      });
+      if (target.position === 0 && target.truncateTo === plain.length) {
+        while (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
+        if (failure) break;
+        const write: Promise<void> = writeWhole(file, plain, setMeta)
+          .catch((e: unknown) => {
+            failure ??= new BlobWriteFailure(e as Error, i, t);
+          })
+          .finally(() => inFlight.delete(write));
+        inFlight.add(write);
+        mine.push(write);
+      } else {
+        try {
+          writeAtSync(file, plain, target.position, target.truncateTo, setMeta);
+        } catch (e) {
+          failure = new BlobWriteFailure(e as Error, i, t);
+        }
       }
       done.bytes += plain.length;
     }
     onOpened?.(plain.length);
   }
+  await Promise.all(mine);
+  if (failure) throw failure;
   return done;
 }
 

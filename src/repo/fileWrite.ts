@@ -1,5 +1,5 @@
 import { closeSync, constants as C, ftruncateSync, lstatSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { DIRECT_MIN, SequentialFile } from '../storage/directWrite.js';
+import { DIRECT_MIN, writeDirect } from '../storage/directWrite.js';
 
 const FLAGS = C.O_WRONLY | C.O_CREAT | C.O_NOFOLLOW;
 
@@ -29,7 +29,6 @@ function openReplacing<T>(file: Buffer, open: (file: Buffer) => T): T {
 }
 
 const openPlain = (file: Buffer): number => openSync(file, FLAGS, 0o600);
-const openSequential = (file: Buffer): SequentialFile => SequentialFile.open(file, FLAGS, 0o600);
 
 /**
  * Writes `data` at `position` of a restored file, and cuts the file to `truncateTo` when
@@ -51,18 +50,16 @@ export function writeAtSync(file: Buffer, data: Uint8Array, position: number, tr
 
 /**
  * Writes `data` as the whole content of a restored file (replacing what stands there, as
- * `writeAtSync` does), around the page cache where the file system allows: most restored files
- * are one blob, and buffered writes cost the kernel far more than direct ones (directWrite.ts).
+ * `writeAtSync` does), around the page cache and in the thread pool where the file system
+ * allows: most restored files are one blob, and buffered writes cost the kernel far more than
+ * direct ones (directWrite.ts). `beforeClose` runs on the descriptor after the write.
  */
-export function writeWholeSync(file: Buffer, data: Uint8Array, beforeClose?: (fd: number) => void): void {
-  if (data.byteLength < DIRECT_MIN) return writeAtSync(file, data, 0, data.byteLength, beforeClose);
-  const out = openReplacing(file, openSequential);
-  try {
-    out.append([data]);
-    out.finish();
-    ftruncateSync(out.fd, data.byteLength);
-    beforeClose?.(out.fd);
-  } finally {
-    out.close();
-  }
+export async function writeWhole(file: Buffer, data: Uint8Array, beforeClose?: (fd: number) => void): Promise<void> {
+  const open = (direct: number): number => openReplacing(file, (f) => openSync(f, FLAGS | direct, 0o600));
+  const finish = (fd: number): void => {
+    ftruncateSync(fd, data.byteLength);
+    beforeClose?.(fd);
+  };
+  if (data.byteLength >= DIRECT_MIN && (await writeDirect(file, open, data, finish))) return;
+  writeAtSync(file, data, 0, data.byteLength, beforeClose);
 }

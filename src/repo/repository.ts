@@ -11,7 +11,7 @@ import { createKeyFile, decodeKeyFile, encodeKeyFile, unlockKeyFile } from './ke
 import { decodeRepoConfig, encodeRepoConfig, newRepoConfig, type RepoConfig } from './config.js';
 import { LocalIndex, type BlobLocation } from './localIndex.js';
 import { PackWriter, type WrittenPack } from './packWriter.js';
-import { writeBlobsSync, type BlobWrite, type WrittenBlobs } from './blobWrites.js';
+import { writeBlobs, type BlobWrite, type WrittenBlobs } from './blobWrites.js';
 import { decodeIndexSegment, encodeIndexSegment, type IndexSegment } from './indexSegment.js';
 import { decodePackHeader, headerReadGuess, type PackEntry } from './pack.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.js';
@@ -402,7 +402,7 @@ export class Repository {
    */
   async writeBlobs(pack: string, bytes: Uint8Array, blobs: BlobWrite[]): Promise<WrittenBlobs> {
     if (this.workers) return this.workers.writeBlobs(pack, bytes, blobs);
-    return writeBlobsSync(pack, bytes, blobs, (id, sealed, what) => this.openBlob(id, Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength), what));
+    return writeBlobs(pack, bytes, blobs, (id, sealed, what) => this.openBlob(id, Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength), what));
   }
 
   openBlob(id: BlobId, sealed: Buffer, what: string): Buffer {

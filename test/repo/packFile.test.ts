@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { makeSealer } from '../../src/repo/sealer.js';
 import { blake3 } from '../../src/repo/hash.js';
 import { decodePackHeader } from '../../src/repo/pack.js';
-import { PackFileWriter } from '../../src/repo/packFile.js';
+import { PackFileWriter, type StagedPack } from '../../src/repo/packFile.js';
 import { OcvaultError } from '../../src/errors/OcvaultError.js';
 
 test('pack file writer: finished packs are named by their bytes and their headers list every blob where it is', async () => {
@@ -15,15 +15,21 @@ test('pack file writer: finished packs are named by their bytes and their header
   try {
     const sealer = makeSealer('aes-256-gcm', randomBytes(32));
     const hasher = await blake3();
-    const writer = new PackFileWriter(dir, sealer, await hasher.plainHasher(), 100_000);
-    const blobs = Array.from({ length: 7 }, (_, i) => ({ id: randomBytes(32).toString('hex'), parts: [randomBytes(10), randomBytes(20_000 + i)] }));
-    const done = blobs.map((b) => writer.add(b.id, 'data', b.parts, 123)).filter((p) => p !== undefined);
-    assert.equal(done.length, 1, 'the pack fills after 5 blobs of ~20 KB');
-    const last = writer.finish();
-    assert.ok(last);
-    assert.equal(writer.finish(), undefined, 'nothing open after finish');
+    const packs: StagedPack[] = [];
+    // blobs of ~20 KB and ~400 KB: packs of 1.5 MB fill the 1 MiB staging buffer more than once
+    const writer = new PackFileWriter(dir, sealer, await hasher.plainHasher(), 1_500_000, (p) => packs.push(p));
+    const blobs = Array.from({ length: 12 }, (_, i) => ({ id: randomBytes(32).toString('hex'), parts: [randomBytes(10), randomBytes(i % 2 ? 20_000 + i : 400_000 + i)] }));
+    for (const b of blobs) {
+      writer.add(b.id, 'data', b.parts, 123);
+      await writer.settle();
+    }
+    await writer.finish();
+    assert.equal(packs.length, 2, '2.5 MB of blobs make a full pack and a last one');
+    await writer.finish();
+    assert.equal(packs.length, 2, 'nothing open after finish');
+    packs.sort((a, b) => blobs.findIndex((x) => x.id === a.blobs[0]!.id) - blobs.findIndex((x) => x.id === b.blobs[0]!.id));
     let at = 0;
-    for (const pack of [...done, last]) {
+    for (const pack of packs) {
       const bytes = await readFile(pack.file);
       assert.equal(bytes.length, pack.size);
       assert.equal(hasher.plain(bytes).toString('hex'), pack.id);
@@ -48,7 +54,7 @@ test('pack file writer: a folder it cannot write to is a storage error naming th
     // a "folder" below a plain file cannot be made, even by root
     const blocker = path.join(dir, 'a-file');
     await writeFile(blocker, 'x');
-    const writer = new PackFileWriter(path.join(blocker, 'tmp'), makeSealer('aes-256-gcm', randomBytes(32)), await (await blake3()).plainHasher(), 1000);
+    const writer = new PackFileWriter(path.join(blocker, 'tmp'), makeSealer('aes-256-gcm', randomBytes(32)), await (await blake3()).plainHasher(), 1000, () => undefined);
     const add = (): unknown => writer.add(randomBytes(32).toString('hex'), 'data', [randomBytes(10)], 10);
     assert.throws(add, (e: unknown) => e instanceof OcvaultError && e.code === 'StorageError' && e.message.includes(blocker));
     assert.throws(add, (e: unknown) => e instanceof OcvaultError && e.code === 'StorageError');

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DIRECT_ALIGN, DIRECT_MIN, SequentialFile } from '../../src/storage/directWrite.js';
-import { writeWholeSync } from '../../src/repo/fileWrite.js';
+import { writeWhole } from '../../src/repo/fileWrite.js';
 
 const STAGE = 1024 * 1024;
 /** part sizes around every edge the staging buffer and the block alignment have */
@@ -34,10 +34,14 @@ test('sequential file: the bytes appended are the file, whatever the sizes of th
       const out = SequentialFile.open(file, C.O_WRONLY | C.O_CREAT | C.O_EXCL, 0o600);
       if (!direct) assert.equal(out.direct, false, 'the switch turns direct writes off');
       try {
-        out.append(parts);
-        out.finish();
+        // a part at a time, waiting as a worker does, so background writes overlap the staging
+        for (const p of parts) {
+          out.append([p]);
+          await out.settle(1);
+        }
+        await out.finish();
       } finally {
-        out.close();
+        await out.close();
       }
       assert.ok((await readFile(file)).equals(Buffer.concat(parts)), `${direct ? 'direct' : 'plain'} write of parts ${split.join(',')}`);
     }
@@ -51,7 +55,7 @@ test('whole-file write: replaces a longer file, a link in the way is replaced no
       await writeFile(file, randomBytes(size + 3 * DIRECT_ALIGN + 5));
       const data = randomBytes(size);
       let seen = -1;
-      writeWholeSync(Buffer.from(file), data, (fd) => {
+      await writeWhole(Buffer.from(file), data, (fd) => {
         seen = fd;
       });
       assert.ok(seen >= 0, 'beforeClose ran');
@@ -62,7 +66,7 @@ test('whole-file write: replaces a longer file, a link in the way is replaced no
     const link = path.join(dir, 'link');
     await symlink(outside, link);
     const data = randomBytes(DIRECT_MIN + 1);
-    writeWholeSync(Buffer.from(link), data);
+    await writeWhole(Buffer.from(link), data);
     assert.ok((await readFile(link)).equals(data));
     assert.equal(await readFile(outside, 'utf8'), 'untouched');
   });
