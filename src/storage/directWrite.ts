@@ -86,8 +86,9 @@ function writeTail(file: string | Buffer, tail: Uint8Array, position: number): v
  * Writes `data` as the start of a file, direct, in the thread pool: the calling thread goes
  * on (opening the next blob) while the device works, where a synchronous direct write would
  * leave its core idle. `open` opens the file with the flag it is given added; `done` runs on
- * the descriptor after the last byte, before it is closed. Returns false, having opened
- * nothing, where direct writes are not to be had: the caller then writes the ordinary way.
+ * the descriptor after the last byte, before it is closed. Returns false, having written
+ * nothing it keeps, where direct writes are not to be had: the caller then writes the
+ * ordinary way.
  */
 export async function writeDirect(file: string | Buffer, open: (direct: number) => number, data: Uint8Array, done: (fd: number) => void): Promise<boolean> {
   const stage = takeStage();
@@ -106,7 +107,14 @@ export async function writeDirect(file: string | Buffer, open: (direct: number) 
     for (let at = 0; at < whole; at += stage.length) {
       const n = Math.min(stage.length, whole - at);
       stage.set(data.subarray(at, at + n));
-      await writeFullyAsync(fd, stage, n, at);
+      try {
+        await writeFullyAsync(fd, stage, n, at);
+      } catch (e) {
+        // a file system that took the flag but not these alignments: the caller writes it all again
+        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+        refused = true;
+        return false;
+      }
     }
     if (whole < data.byteLength) writeTail(file, data.subarray(whole), whole);
     done(fd);
