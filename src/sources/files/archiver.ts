@@ -37,6 +37,7 @@ export interface ArchiveOptions {
 
 /** Directory entries handled at once; enough to keep the workers fed. */
 const ENTRY_BATCH = 32;
+const SLASH = Buffer.from('/');
 
 /**
  * Saves directory trees into the repository: directories become tree blobs, files are chunked
@@ -130,19 +131,28 @@ export class Archiver {
     // Entries are taken a batch at a time, so a large tree is never all in flight at once.
     const nodes: TreeNode[] = [];
     for (let i = 0; i < names.length; i += ENTRY_BATCH) {
-      const batch = await Promise.all(
-        names.slice(i, i + ENTRY_BATCH).map((name) => {
-          const str = name.toString('utf8');
-          return this.saveEntry(Buffer.concat([abs, Buffer.from('/'), name]), name, rel ? `${rel}/${str}` : str, parent.get(name.toString('latin1')));
-        }),
-      );
-      for (const n of batch) if (n) nodes.push(n);
+      let waits = false;
+      const batch = names.slice(i, i + ENTRY_BATCH).map((name) => {
+        const str = name.toString('utf8');
+        const entry = this.entry(Buffer.concat([abs, SLASH, name]), name, rel ? `${rel}/${str}` : str, parent.get(name.toString('latin1')));
+        if (entry instanceof Promise) waits = true;
+        return entry;
+      });
+      // a batch of unchanged files is done without a promise each
+      for (const n of waits ? await Promise.all(batch) : (batch as (TreeNode | undefined)[])) if (n) nodes.push(n);
     }
     return this.saveTree(nodes);
   }
 
-  /** One directory entry; undefined when excluded, vanished or unreadable. */
   private async saveEntry(abs: Buffer, name: Buffer, rel: string, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
+    return this.entry(abs, name, rel, parentNode);
+  }
+
+  /**
+   * One directory entry: its node at once when nothing more is to be read (an unchanged file, a
+   * device), else a promise of it; undefined when excluded, vanished or unreadable.
+   */
+  private entry(abs: Buffer, name: Buffer, rel: string, parentNode: TreeNode | undefined): TreeNode | undefined | Promise<TreeNode | undefined> {
     let st: import('node:fs').BigIntStats;
     try {
       st = lstatSync(abs, { bigint: true });
@@ -160,27 +170,10 @@ export class Archiver {
       return undefined;
     }
     const node = nodeFromStat(name, type, st);
-    if (type === 'dir') {
-      this.progress.dirs++;
-      const parentSub = parentNode?.type === 'dir' ? await this.loadTree(parentNode.subtree) : new Map<string, TreeNode>();
-      node.subtree = await this.saveDir(abs, rel, parentSub);
-      return node;
-    }
-    if (type === 'symlink') {
-      try {
-        Object.assign(node, linkTarget(await fsp.readlink(abs, { encoding: 'buffer' })));
-      } catch (e) {
-        this.warn(`cannot read link ${printablePath(abs)}: ${errnoCode(e) ?? (e as Error).message}`);
-        return undefined;
-      }
-      return node;
-    }
+    if (type === 'dir') return this.saveSubdir(abs, rel, node, parentNode);
+    if (type === 'symlink') return this.saveLink(abs, node);
     // FIFOs and devices are kept as metadata; a FIFO is never opened (a read would block).
     if (type !== 'file') return node;
-    return this.saveFile(abs, node, parentNode);
-  }
-
-  private async saveFile(abs: Buffer, node: TreeNode, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
     this.progress.files++;
     this.progress.bytes += node.size ?? 0;
     if (!this.opts.readAll && unchanged(node, parentNode)) {
@@ -188,6 +181,28 @@ export class Archiver {
       node.content = parentNode!.content;
       return node;
     }
+    return this.readFile(abs, node, parentNode);
+  }
+
+  private async saveSubdir(abs: Buffer, rel: string, node: TreeNode, parentNode: TreeNode | undefined): Promise<TreeNode> {
+    this.progress.dirs++;
+    const parentSub = parentNode?.type === 'dir' ? await this.loadTree(parentNode.subtree) : new Map<string, TreeNode>();
+    node.subtree = await this.saveDir(abs, rel, parentSub);
+    return node;
+  }
+
+  private async saveLink(abs: Buffer, node: TreeNode): Promise<TreeNode | undefined> {
+    try {
+      Object.assign(node, linkTarget(await fsp.readlink(abs, { encoding: 'buffer' })));
+    } catch (e) {
+      this.warn(`cannot read link ${printablePath(abs)}: ${errnoCode(e) ?? (e as Error).message}`);
+      return undefined;
+    }
+    return node;
+  }
+
+  /** Chunks a new or changed file in a worker; undefined (and a warning) when it cannot be read. */
+  private readFile(abs: Buffer, node: TreeNode, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
     return this.fileLimit(async () => {
       try {
         const result = await this.workers.chunkFile(abs);
