@@ -353,6 +353,14 @@ export class Repository {
     return loc;
   }
 
+  /** Where many blobs are (one lookup per batch, not per blob); throws for the first one missing. */
+  locateMany(ids: Iterable<BlobId>): Map<BlobId, BlobLocation> {
+    const wanted = new Set(ids);
+    const found = this.index.findMany(wanted);
+    if (found.size < wanted.size) for (const id of wanted) if (!found.has(id)) this.locate(id);
+    return found;
+  }
+
   async loadSealed(loc: BlobLocation): Promise<Buffer> {
     try {
       if (loc.type === 'tree') {

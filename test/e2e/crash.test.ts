@@ -22,7 +22,8 @@ async function packs(repo: string): Promise<{ count: number; bytes: number }> {
 describe('a backup killed mid-way', () => {
   let t: TestRepo;
   let src: string;
-  const total = 72 * MiB;
+  // big enough that the backup is still running when the first pack shows (direct writes made it fast)
+  const total = 144 * MiB;
   let retry: BackupResult | undefined;
   let packsBeforeRetry = 0;
 
@@ -45,7 +46,7 @@ describe('a backup killed mid-way', () => {
     while (!exited && Date.now() - t0 < 120_000) {
       seen = await packs(t.repo);
       if (seen.count >= 1) break;
-      await sleep(25);
+      await sleep(10);
     }
     if (exited) {
       const r = await run.done;

@@ -160,11 +160,12 @@ export class Restorer {
   private async restoreContent(onProgress?: () => void): Promise<void> {
     const byPack = new Map<string, BlobUse[]>();
     const states: FileState[] = [];
+    const where = this.repo.locateMany(this.files.flatMap((f) => f.node.content ?? []));
     for (const f of this.files) {
       const state: FileState = { file: f, remaining: 0, blobs: 0, size: 0 };
       states.push(state);
       for (const id of f.node.content ?? []) {
-        const loc = this.repo.locate(id);
+        const loc = where.get(id)!;
         let uses = byPack.get(loc.pack);
         if (!uses) byPack.set(loc.pack, (uses = []));
         uses.push({ loc, state, offset: state.size });

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { LocalIndex } from '../../src/repo/localIndex.js';
+import type { PackEntry } from '../../src/repo/pack.js';
+
+const hex = (n: number): string => randomBytes(n).toString('hex');
+
+test('local index: findMany gives what find gives, across batches, for blobs in two packs, and leaves out unknown ids', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ocv-index-'));
+  const index = LocalIndex.open(dir);
+  try {
+    // 600 blobs over three packs (more than two statements' worth), some stored twice
+    const packs = [hex(32), hex(32), hex(32)];
+    const entries: PackEntry[][] = [[], [], []];
+    const ids: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      const id = hex(32);
+      ids.push(id);
+      const e: PackEntry = { id, type: i % 7 === 0 ? 'tree' : 'data', offset: i * 100, length: 90 + (i % 5), rawLength: 200 + i };
+      entries[i % 3]!.push(e);
+      if (i % 50 === 0) entries[(i + 1) % 3]!.push({ ...e, offset: 99_000 + i });
+    }
+    index.addSegment(hex(32), { version: 1, supersedes: [], packs: packs.map((id, p) => ({ id, size: 1 << 20, blobs: entries[p]! })) });
+    const unknown = [hex(32), hex(32)];
+    const found = index.findMany([...ids, ...unknown, ids[0]!]);
+    assert.equal(found.size, ids.length);
+    for (const id of ids) assert.deepEqual(found.get(id), index.find(id), `blob ${id.slice(0, 8)}`);
+    for (const id of unknown) assert.equal(found.has(id), false);
+    assert.equal(index.findMany([]).size, 0);
+  } finally {
+    index.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
