@@ -1,5 +1,6 @@
 import { fchmodSync, fchownSync, futimesSync } from 'node:fs';
 import { writeAtSync, writeWhole } from './fileWrite.js';
+import { DIRECT_MIN } from '../storage/directWrite.js';
 
 /**
  * Restore's unit of work for a blob worker: the blobs of one piece of a pack, each opened once
@@ -98,7 +99,8 @@ export async function writeBlobs(pack: string, bytes: Uint8Array, blobs: readonl
         const reason = setMetaSync(fd, meta);
         if (reason) done.timeFailures.push({ blob: i, target: t, reason });
       });
-      if (target.position === 0 && target.truncateTo === plain.length) {
+      // a whole file big enough to go direct is written in the background; the rest at once
+      if (target.position === 0 && target.truncateTo === plain.length && plain.length >= DIRECT_MIN) {
         while (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
         if (failure) break;
         const write: Promise<void> = writeWhole(file, plain, setMeta)
