@@ -1,5 +1,6 @@
-import { closeSync, constants as C, ftruncateSync, lstatSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { DIRECT_MIN, writeDirect } from '../storage/directWrite.js';
+import { closeSync, constants as C, ftruncateSync, lstatSync, openSync, rmSync, unlinkSync } from 'node:fs';
+import { writeDirect } from '../storage/directWrite.js';
+import { writeAllAtSync } from '../storage/localFiles.js';
 
 const FLAGS = C.O_WRONLY | C.O_CREAT | C.O_NOFOLLOW;
 
@@ -39,8 +40,7 @@ const openPlain = (file: Buffer): number => openSync(file, FLAGS, 0o600);
 export function writeAtSync(file: Buffer, data: Uint8Array, position: number, truncateTo?: number, beforeClose?: (fd: number) => void): void {
   const fd = openReplacing(file, openPlain);
   try {
-    let written = 0;
-    while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
+    writeAllAtSync(fd, data, data.length, position);
     if (truncateTo !== undefined) ftruncateSync(fd, truncateTo);
     beforeClose?.(fd);
   } finally {
@@ -52,7 +52,8 @@ export function writeAtSync(file: Buffer, data: Uint8Array, position: number, tr
  * Writes `data` as the whole content of a restored file (replacing what stands there, as
  * `writeAtSync` does), around the page cache and in the thread pool where the file system
  * allows: most restored files are one blob, and buffered writes cost the kernel far more than
- * direct ones (directWrite.ts). `beforeClose` runs on the descriptor after the write.
+ * direct ones (directWrite.ts); the caller leaves small files to `writeAtSync` (DIRECT_MIN).
+ * `beforeClose` runs on the descriptor after the write.
  */
 export async function writeWhole(file: Buffer, data: Uint8Array, beforeClose?: (fd: number) => void): Promise<void> {
   const open = (direct: number): number => openReplacing(file, (f) => openSync(f, FLAGS | direct, 0o600));
@@ -60,6 +61,6 @@ export async function writeWhole(file: Buffer, data: Uint8Array, beforeClose?: (
     ftruncateSync(fd, data.byteLength);
     beforeClose?.(fd);
   };
-  if (data.byteLength >= DIRECT_MIN && (await writeDirect(file, open, data, finish))) return;
+  if (await writeDirect(file, open, data, finish)) return;
   writeAtSync(file, data, 0, data.byteLength, beforeClose);
 }

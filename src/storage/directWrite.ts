@@ -1,5 +1,6 @@
-import { closeSync, constants as C, openSync, write, writeSync } from 'node:fs';
+import { closeSync, constants as C, openSync, write } from 'node:fs';
 import { createRequire } from 'node:module';
+import { writeAllAtSync } from './localFiles.js';
 
 /**
  * Writing files around the page cache (O_DIRECT). On the machines measured here a buffered
@@ -57,9 +58,22 @@ function takeStage(): Buffer | undefined {
   return buf;
 }
 
-function writeFully(fd: number, buf: Uint8Array, length: number, position: number): void {
-  let done = 0;
-  while (done < length) done += writeSync(fd, buf, done, length - done, position + done);
+/**
+ * Opens a file direct, with a staging buffer for it: `open` is given the flag to add. Undefined
+ * (nothing opened) where this thread writes the ordinary way, or once a file system refused
+ * the flag (EINVAL; from then on this thread does not try again).
+ */
+function openDirect(open: (direct: number) => number): { fd: number; stage: Buffer } | undefined {
+  const stage = takeStage();
+  if (!stage) return undefined;
+  try {
+    return { fd: open(O_DIRECT!), stage };
+  } catch (e) {
+    spare.push(stage);
+    if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+    refused = true;
+    return undefined;
+  }
 }
 
 function writeFullyAsync(fd: number, buf: Uint8Array, length: number, position: number): Promise<void> {
@@ -76,7 +90,7 @@ function writeFullyAsync(fd: number, buf: Uint8Array, length: number, position: 
 function writeTail(file: string | Buffer, tail: Uint8Array, position: number): void {
   const fd = openSync(file, C.O_WRONLY | C.O_NOFOLLOW);
   try {
-    writeFully(fd, tail, tail.byteLength, position);
+    writeAllAtSync(fd, tail, tail.byteLength, position);
   } finally {
     closeSync(fd);
   }
@@ -91,17 +105,9 @@ function writeTail(file: string | Buffer, tail: Uint8Array, position: number): v
  * ordinary way.
  */
 export async function writeDirect(file: string | Buffer, open: (direct: number) => number, data: Uint8Array, done: (fd: number) => void): Promise<boolean> {
-  const stage = takeStage();
-  if (!stage) return false;
-  let fd: number;
-  try {
-    fd = open(O_DIRECT!);
-  } catch (e) {
-    spare.push(stage);
-    if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
-    refused = true;
-    return false;
-  }
+  const direct = openDirect(open);
+  if (!direct) return false;
+  const { fd, stage } = direct;
   try {
     const whole = data.byteLength - (data.byteLength % DIRECT_ALIGN);
     for (let at = 0; at < whole; at += stage.length) {
@@ -158,18 +164,14 @@ export class SequentialFile {
    * open, minus O_EXCL: the refused open may have created the file already.
    */
   static open(file: string | Buffer, flags: number, mode: number): SequentialFile {
-    const stage = takeStage();
-    if (stage) {
-      try {
-        return new SequentialFile(openSync(file, flags | O_DIRECT!, mode), file, stage);
-      } catch (e) {
-        spare.push(stage);
-        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
-        refused = true;
-        return new SequentialFile(openSync(file, flags & ~C.O_EXCL, mode), file, undefined);
-      }
-    }
-    return new SequentialFile(openSync(file, flags, mode), file, undefined);
+    let tried = false;
+    const direct = openDirect((d) => {
+      tried = true;
+      return openSync(file, flags | d, mode);
+    });
+    if (direct) return new SequentialFile(direct.fd, file, direct.stage);
+    // a direct open that was refused may have created the file already
+    return new SequentialFile(openSync(file, tried ? flags & ~C.O_EXCL : flags, mode), file, undefined);
   }
 
   /** Takes the parts (copied, when staged: they may be reused at once); throws an earlier write's failure. */
@@ -178,7 +180,7 @@ export class SequentialFile {
     if (this.direct && !this.stage) throw new Error('internal: append after finish');
     for (const p of parts) {
       if (!this.stage) {
-        writeFully(this.fd, p, p.byteLength, this.written);
+        writeAllAtSync(this.fd, p, p.byteLength, this.written);
         this.written += p.byteLength;
         continue;
       }

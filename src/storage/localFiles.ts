@@ -1,4 +1,4 @@
-import { writevSync } from 'node:fs';
+import { writeSync, writevSync } from 'node:fs';
 import { OcvaultError, errnoCode } from '../errors/OcvaultError.js';
 
 /** Writing files of a local store, shared by the local backend and threads that write into it. */
@@ -28,3 +28,9 @@ export function writeAllSync(fd: number, parts: readonly Uint8Array[]): void {
   }
 }
 
+
+/** Writes `length` bytes of `buf` at `position` of `fd`, however short the single writes are. */
+export function writeAllAtSync(fd: number, buf: Uint8Array, length: number, position: number): void {
+  let done = 0;
+  while (done < length) done += writeSync(fd, buf, done, length - done, position + done);
+}

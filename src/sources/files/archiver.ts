@@ -103,7 +103,7 @@ export class Archiver {
       if (seen.has(base)) throw new OcvaultError('Usage', `two paths share the base name ${base}; back them up separately`);
       seen.add(base);
       await this.lstatRoot(p);
-      const node = await this.saveEntry(Buffer.from(p), Buffer.from(base), base, parentRoot.get(Buffer.from(base).toString('latin1')));
+      const node = await this.entry(Buffer.from(p), Buffer.from(base), base, parentRoot.get(Buffer.from(base).toString('latin1')));
       if (node) nodes.push(node);
     }
     return this.saveTree(nodes);
@@ -142,10 +142,6 @@ export class Archiver {
       for (const n of waits ? await Promise.all(batch) : (batch as (TreeNode | undefined)[])) if (n) nodes.push(n);
     }
     return this.saveTree(nodes);
-  }
-
-  private async saveEntry(abs: Buffer, name: Buffer, rel: string, parentNode: TreeNode | undefined): Promise<TreeNode | undefined> {
-    return this.entry(abs, name, rel, parentNode);
   }
 
   /**
