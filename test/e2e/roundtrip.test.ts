@@ -204,7 +204,7 @@ describe('more round trips', () => {
     await t?.cleanup();
   });
 
-  test('many small files (1000 in one directory, 10 directories of 50)', { timeout: 170_000 }, async () => {
+  test('many small files (1000 in one directory, 10 directories of 50, 480 directories of 3)', { timeout: 170_000 }, async () => {
     const src = t.path('many');
     const flat = path.join(src, 'flat');
     await fsp.mkdir(flat, { recursive: true });
@@ -214,12 +214,20 @@ describe('more round trips', () => {
       await fsp.mkdir(dir, { recursive: true });
       for (let i = 0; i < 50; i++) await fsp.writeFile(path.join(dir, `f${i}`), `${d}/${i}\n`);
     }
+    // wide and shallow: many directory walks wait at once for the queue of files to shrink
+    for (let d = 0; d < 60; d++) {
+      for (let e = 0; e < 8; e++) {
+        const dir = path.join(src, 'wide', `w${d}`, `v${e}`);
+        await fsp.mkdir(dir, { recursive: true });
+        for (let i = 0; i < 3; i++) await fsp.writeFile(path.join(dir, `g${i}`), `${d}.${e}.${i}\n`);
+      }
+    }
     const b = await t.backup([src]);
-    assert.equal(b.stats.files, 1500);
+    assert.equal(b.stats.files, 2940);
     const target = await t.restore(b.id, t.path('restore-many'));
     await compareTrees(src, target);
     const again = await t.backup([src]);
-    assert.equal(again.stats.unchangedFiles, 1500);
+    assert.equal(again.stats.unchangedFiles, 2940);
   });
 
   test('two backed-up paths with the same base name: no data silently lost', async () => {
