@@ -1,9 +1,9 @@
-import { holdYoungGeneration } from '../repo/youngGc.js';
+import { holdHeapGrowth } from '../repo/youngGc.js';
 import { Command, CommanderError } from 'commander';
 import { describeError } from './exitCodes.js';
 import { COMMANDS, commandName } from './commands.js';
 
-holdYoungGeneration();
+holdHeapGrowth();
 
 const program = new Command();
 program

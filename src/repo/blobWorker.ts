@@ -144,6 +144,13 @@ function statOf(st: fs.BigIntStats): FileStat {
   return { size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: Number(st.ino) };
 }
 
+/**
+ * Files are chunked one after the other. A file waits while its pack writes catch up with it,
+ * and starting the next file then only filled more buffers: up to 4 files at once, each with a
+ * read buffer and sealed blobs, when the disk was what the backup waited for.
+ */
+let files: Promise<void> = Promise.resolve();
+
 /** Read buffers are reused: allocating one per file costs more in GC than the reading. */
 const spareBuffers: Buffer[] = [];
 
@@ -278,11 +285,11 @@ async function writeBlobRun(task: number, msg: Extract<ToWorker, { kind: 'writeB
 
 /**
  * A worker's heap is tiny while the buffers of the blobs it seals or opens (compressor and
- * cipher output) die by the MiB: collected every 8 MiB (restore bench: peak RSS 316 -> 263 MiB,
- * same CPU). Every 2 or 4 MiB cut restore RSS by another 12 / 8 MiB but cost 0.2-0.5 s CPU in
- * 1 000 more scavenges.
+ * cipher output) die by the MiB: collected every 2 MiB. Every 8 MiB took restore's peak RSS
+ * from 316 to 263 MiB at the same CPU; 2 MiB took the bench backup's from 167 to 154 MiB
+ * (3 runs each) for about 750 more scavenges of ~0.1-0.3 ms (a few % of the workers' CPU).
  */
-const collectAfter = youngCollector(8 * 1024 * 1024);
+const collectAfter = youngCollector(2 * 1024 * 1024);
 
 function fail(task: number, e: unknown, where?: { blob: number; target?: number }): void {
   const err = e as { message?: string; code?: string };
@@ -316,8 +323,11 @@ port.on('message', (msg: ToWorker) => {
   void ready
     .then(async () => {
       switch (msg.kind) {
-        case 'chunkFile':
-          return chunkFile(msg.task, msg.path);
+        case 'chunkFile': {
+          const run = files.then(() => chunkFile(msg.task, msg.path));
+          files = run.catch(() => undefined);
+          return run;
+        }
         case 'streamStart': {
           const chunker = msg.chunks === 'db' ? dbChunker : fileChunker;
           streams.set(msg.task, { stream: new ChunkStream(msg.task, chunker, msg.chunks === 'db' ? init.dbCompressionLevel : init.compressionLevel), buf: Buffer.allocUnsafe(chunker.params.max * 2), start: 0, end: 0, size: 0, chain: Promise.resolve(), failed: false });

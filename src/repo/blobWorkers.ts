@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { OcvaultError, type ErrorCode } from '../errors/OcvaultError.js';
-import { holdYoungGeneration, youngCollector } from './youngGc.js';
+import { holdHeapGrowth, youngCollector } from './youngGc.js';
 import { BlobClaims } from './blobClaims.js';
 import type { StagedPack } from './packFile.js';
 import { BlobWriteFailure, type BlobWrite, type WrittenBlobs } from './blobWrites.js';
@@ -116,7 +116,7 @@ export class BlobWorkers {
       const worker = new Worker(url, { workerData: this.init, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       const slot: Slot = { worker, busy: 0 };
       // a new isolate resets the flag that keeps the main thread's young generation small
-      worker.once('online', holdYoungGeneration);
+      worker.once('online', holdHeapGrowth);
       worker.on('message', (m: FromWorker) => this.onMessage(m));
       worker.on('error', (e) => {
         slot.gone ??= e;
