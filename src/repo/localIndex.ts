@@ -132,15 +132,22 @@ export class LocalIndex {
   findMany(ids: Iterable<BlobId>): Map<BlobId, BlobLocation> {
     const out = new Map<BlobId, BlobLocation>();
     const all = [...ids];
+    // Locations keep the caller's id strings and one string per pack: a restore holds every
+    // location of a snapshot at once, and two new strings per blob were 3-4 MiB of its heap.
+    const given = new Map(all.map((id) => [id, id]));
+    const packs = new Map<string, string>();
     this.findBatch ??= this.db.prepare(`SELECT id, pack, type, offset, length, raw_length AS rawLength FROM blobs WHERE id IN (${new Array(FIND_BATCH).fill('?').join(',')})`);
     for (let i = 0; i < all.length; i += FIND_BATCH) {
       const keys = all.slice(i, i + FIND_BATCH).map((id) => Buffer.from(id, 'hex'));
       // the statement takes a fixed number of ids: the last batch repeats its first
       while (keys.length < FIND_BATCH) keys.push(keys[0]!);
       for (const row of this.findBatch.all(...keys) as { id: Buffer; pack: string; type: number; offset: number; length: number; rawLength: number }[]) {
-        const id = row.id.toString('hex');
+        const hex = row.id.toString('hex');
+        const id = given.get(hex) ?? hex;
+        let pack = packs.get(row.pack);
+        if (pack === undefined) packs.set(row.pack, (pack = row.pack));
         // rows come in key order (id, pack): the first is the one find() gives
-        if (!out.has(id)) out.set(id, { id, type: row.type === 1 ? 'tree' : 'data', pack: row.pack, offset: row.offset, length: row.length, rawLength: row.rawLength });
+        if (!out.has(id)) out.set(id, { id, type: row.type === 1 ? 'tree' : 'data', pack, offset: row.offset, length: row.length, rawLength: row.rawLength });
       }
     }
     return out;

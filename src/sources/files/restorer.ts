@@ -72,9 +72,11 @@ const EMPTY = Buffer.alloc(0);
 const READ_BUFFER = 2 * 1024 * 1024;
 /**
  * Pieces read or being written at once, each in a read buffer of its own: reading the next
- * ones while the workers write keeps both workers fed.
+ * one while the workers write keeps both workers fed. Each piece in flight also holds the
+ * blobs the workers opened from it until they are written: 4 pieces peaked at 176 MiB RSS in
+ * the bench restore, 3 at 160, 2 at 154 MiB, in the same time (10-12 s on this VM).
  */
-const PIECES_IN_FLIGHT = 4;
+const PIECES_IN_FLIGHT = 2;
 
 function writeError(state: FileState, e: unknown): Error {
   if (e instanceof OcvaultError) return e;
