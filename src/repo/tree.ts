@@ -42,6 +42,26 @@ export function sortNodes(nodes: TreeNode[]): TreeNode[] {
   return nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/**
+ * Whether two nodes encode the same: the same keys in the same order (encodeTree writes them
+ * in that order) and the same values, content lists compared by element.
+ */
+export function sameNode(a: TreeNode, b: TreeNode): boolean {
+  const ka = Object.keys(a) as (keyof TreeNode)[];
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i]) return false;
+    const va = a[k];
+    const vb = b[k];
+    if (va === vb) continue;
+    if (!Array.isArray(va) || !Array.isArray(vb) || va.length !== vb.length) return false;
+    for (let j = 0; j < va.length; j++) if (va[j] !== vb[j]) return false;
+  }
+  return true;
+}
+
 export function encodeTree(tree: Tree): Buffer {
   return Buffer.from(JSON.stringify({ nodes: tree.nodes }));
 }

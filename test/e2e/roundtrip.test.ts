@@ -230,6 +230,26 @@ describe('more round trips', () => {
     assert.equal(again.stats.unchangedFiles, 2940);
   });
 
+  test('changes of metadata alone deep in an otherwise unchanged tree reach the next snapshot', async () => {
+    const src = t.path('meta');
+    for (const d of ['a/b/c', 'a/b/d', 'e']) {
+      await fsp.mkdir(path.join(src, d), { recursive: true });
+      await fsp.writeFile(path.join(src, d, 'f.txt'), `file in ${d}\n`);
+    }
+    await t.backup([src]);
+    // each change leaves every file's content as it was
+    await fsp.chmod(path.join(src, 'a/b/c/f.txt'), 0o600);
+    await fsp.utimes(path.join(src, 'a/b/d'), new Date('2001-02-03T04:05:06Z'), new Date('2001-02-03T04:05:06Z'));
+    await fsp.mkdir(path.join(src, 'e', 'new-empty'));
+    await fsp.symlink('f.txt', path.join(src, 'a', 'link'));
+    const second = await t.backup([src]);
+    assert.equal(second.stats.unchangedFiles, 2, 'the untouched files were not read again');
+    await compareTrees(src, await t.restore(second.id, t.path('restore-meta')));
+    // and a third backup of the same tree lists the same entries
+    const third = await t.backup([src]);
+    await compareTrees(src, await t.restore(third.id, t.path('restore-meta-3')));
+  });
+
   test('two backed-up paths with the same base name: no data silently lost', async () => {
     const x = t.path('x', 'data');
     const y = t.path('y', 'data');

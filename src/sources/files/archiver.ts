@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
 import type { Repository } from '../../repo/repository.js';
 import type { BlobWorkers } from '../../repo/blobWorkers.js';
-import { decodeTree, encodeTree, nodeKey, sortNodes, type Tree, type TreeNode } from '../../repo/tree.js';
+import { decodeTree, encodeTree, nodeKey, sameNode, sortNodes, type Tree, type TreeNode } from '../../repo/tree.js';
 import type { BlobId } from '../../repo/blobId.js';
 import { matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
@@ -47,6 +47,16 @@ const WALK_PAUSE = 128;
 const WALK_RESUME = 64;
 const SLASH = Buffer.from('/');
 
+/** A directory of the parent snapshot: its entries by raw name, and its tree id when it could be read. */
+interface ParentDir {
+  id?: BlobId;
+  nodes: Map<string, TreeNode>;
+}
+
+function sameAs(node: TreeNode, parent: TreeNode | undefined): boolean {
+  return parent !== undefined && sameNode(node, parent);
+}
+
 /**
  * Saves directory trees into the repository: directories become tree blobs, files are chunked
  * in the workers, unchanged files reuse their parent's chunk list without being read.
@@ -72,14 +82,14 @@ export class Archiver {
     this.opts.onWarning(message);
   }
 
-  private async loadTree(id: BlobId | undefined): Promise<Map<string, TreeNode>> {
-    if (!id) return new Map();
+  private async loadTree(id: BlobId | undefined): Promise<ParentDir> {
+    if (!id) return { nodes: new Map() };
     try {
       const tree = decodeTree(await this.repo.loadBlob(id), id);
-      return new Map(tree.nodes.map((n) => [nodeKey(n), n]));
+      return { id, nodes: new Map(tree.nodes.map((n) => [nodeKey(n), n])) };
     } catch (e) {
       // A damaged parent only costs re-reading; the new snapshot stays complete.
-      if (e instanceof OcvaultError) return new Map();
+      if (e instanceof OcvaultError) return { nodes: new Map() };
       throw e;
     }
   }
@@ -113,7 +123,7 @@ export class Archiver {
       if (seen.has(base)) throw new OcvaultError('Usage', `two paths share the base name ${base}; back them up separately`);
       seen.add(base);
       await this.lstatRoot(p);
-      const node = await this.entry(Buffer.from(p), Buffer.from(base), base, parentRoot.get(Buffer.from(base).toString('latin1')));
+      const node = await this.entry(Buffer.from(p), Buffer.from(base), base, parentRoot.nodes.get(Buffer.from(base).toString('latin1')));
       if (node) nodes.push(node);
     }
     return this.saveTree(nodes);
@@ -127,7 +137,7 @@ export class Archiver {
     }
   }
 
-  private async saveDir(abs: Buffer, rel: string, parent: Map<string, TreeNode>): Promise<BlobId> {
+  private async saveDir(abs: Buffer, rel: string, parent: ParentDir): Promise<BlobId> {
     let names: Buffer[];
     try {
       // Metadata calls are synchronous on purpose: on a local disk they take microseconds,
@@ -145,13 +155,17 @@ export class Archiver {
       let waits = false;
       const batch = names.slice(i, i + ENTRY_BATCH).map((name) => {
         const str = name.toString('utf8');
-        const entry = this.entry(Buffer.concat([abs, SLASH, name]), name, rel ? `${rel}/${str}` : str, parent.get(name.toString('latin1')));
+        const entry = this.entry(Buffer.concat([abs, SLASH, name]), name, rel ? `${rel}/${str}` : str, parent.nodes.get(name.toString('latin1')));
         if (entry instanceof Promise) waits = true;
         return entry;
       });
       // a batch of unchanged files is done without a promise each
       for (const n of waits ? await Promise.all(batch) : (batch as (TreeNode | undefined)[])) if (n) nodes.push(n);
     }
+    // Every entry as the parent snapshot has it: this is the parent's tree, whose id needs no
+    // encoding, hashing and index lookup of the same bytes again (an unchanged backup of the
+    // bench tree spent ~0.2 s of its 1.8 on that).
+    if (parent.id !== undefined && nodes.length === parent.nodes.size && nodes.every((n) => sameAs(n, parent.nodes.get(nodeKey(n))))) return parent.id;
     return this.saveTree(nodes);
   }
 
@@ -193,7 +207,7 @@ export class Archiver {
 
   private async saveSubdir(abs: Buffer, rel: string, node: TreeNode, parentNode: TreeNode | undefined): Promise<TreeNode> {
     this.progress.dirs++;
-    const parentSub = parentNode?.type === 'dir' ? await this.loadTree(parentNode.subtree) : new Map<string, TreeNode>();
+    const parentSub = parentNode?.type === 'dir' ? await this.loadTree(parentNode.subtree) : { nodes: new Map<string, TreeNode>() };
     node.subtree = await this.saveDir(abs, rel, parentSub);
     return node;
   }
