@@ -19,8 +19,8 @@ export interface StagedPack {
 
 /** Packs a writer finishes in the background at most before `settle` waits. */
 const PACKS_FINISHING = 1;
-/** Staging buffers in flight per open pack before `settle` waits (SequentialFile keeps it at one). */
-const WRITES_IN_FLIGHT = 1;
+/** Staging buffers in flight per open pack before `settle` waits. */
+const WRITES_IN_FLIGHT = 2;
 
 /**
  * Writes packs straight into files of a local store's staging folder, from the thread that
