@@ -143,9 +143,9 @@ export async function writeDirect(file: string | Buffer, open: (direct: number) 
 /**
  * One file written from its start to its end, direct where this thread and the file system
  * can: bytes are staged, and a full staging buffer is written in the thread pool while the
- * next one fills (one more that fills while BACKGROUND_WRITES are in flight is written synchronously);
- * `finish` writes the last whole blocks direct and the unaligned tail through the page cache,
- * on a second descriptor. (Padding the tail and cutting the file back made
+ * next one fills (one that fills while BACKGROUND_WRITES are in flight is written
+ * synchronously); `finish` writes the last whole blocks direct and the unaligned tail through
+ * the page cache, on a second descriptor. (Padding the tail and cutting the file back made
  * ext4 read that block again, synchronously: writing 4 000 files of 20-500 KiB took 0.9-3.7 s
  * that way, 0.7 s split, 2.5-3.3 s buffered.) Where the file is not direct, parts are written
  * synchronously as they come.
@@ -201,12 +201,13 @@ export class SequentialFile {
         buf.set(p.subarray(from, from + n), this.staged);
         this.staged += n;
         from += n;
-        if (this.staged === buf.length && this.writing.size >= BACKGROUND_WRITES) {
-          // the device is behind: this thread waits for it here and keeps its one stage
+        if (this.staged < buf.length) continue;
+        if (this.writing.size >= BACKGROUND_WRITES) {
+          // the device is behind: this thread waits for it here and fills the same stage again
           writeAllAtSync(this.fd, buf, buf.length, this.written);
           this.written += buf.length;
           this.staged = 0;
-        } else if (this.staged === buf.length) {
+        } else {
           this.writeStage(buf.length);
           // a staged file keeps staging: a buffer of the same kind, whatever the switch says now
           this.stage = spare.pop() ?? alignedBuffer(STAGE)!;

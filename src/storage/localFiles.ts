@@ -28,7 +28,6 @@ export function writeAllSync(fd: number, parts: readonly Uint8Array[]): void {
   }
 }
 
-
 /** Writes `length` bytes of `buf` at `position` of `fd`, however short the single writes are. */
 export function writeAllAtSync(fd: number, buf: Uint8Array, length: number, position: number): void {
   let done = 0;

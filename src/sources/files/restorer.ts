@@ -66,8 +66,8 @@ const EMPTY = Buffer.alloc(0);
  * Size of a pooled pack read buffer and the most one read takes of a pack (a larger blob gets a
  * buffer of its own). Reading a whole 16 MiB pack at once held two 18 MiB buffers for the two
  * packs in flight; 4 MiB reads were as fast (bench restore: peak RSS 220 -> 184 MiB, same CPU).
- * With PIECES_IN_FLIGHT reads of 2 MiB, the buffers hold as much as two of 4 MiB did (four
- * 4 MiB pieces: +10 MiB peak RSS for no clear gain).
+ * With four pieces in flight, reads of 2 MiB held as much as two of 4 MiB had (four 4 MiB
+ * pieces: +10 MiB peak RSS for no clear gain).
  */
 const READ_BUFFER = 2 * 1024 * 1024;
 /**
