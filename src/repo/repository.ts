@@ -377,6 +377,11 @@ export class Repository {
     }
   }
 
+  /** Lets go of the tree packs kept whole: a restore has walked its trees before it writes. */
+  forgetTreePacks(): void {
+    this.treePacks.clear();
+  }
+
   /** Tree packs are small and read over and over while walking a snapshot: keep a few whole. */
   private loadTreePack(pack: string): Promise<Buffer> {
     let p = this.treePacks.get(pack);

@@ -11,7 +11,7 @@ import { removeIfPresentSync, writeAtSync } from '../../repo/fileWrite.js';
 import { BlobWriteFailure, type BlobTarget, type BlobWrite, type FileMeta } from '../../repo/blobWrites.js';
 import { matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
-import { PathArena } from './pathArena.js';
+import { PathArena, type PathRef } from './pathArena.js';
 
 export interface RestoreProgress {
   files: number;
@@ -28,23 +28,43 @@ export interface RestoreOptions {
   owners: boolean;
 }
 
-interface PlannedFile {
-  abs: Buffer;
-  node: TreeNode;
+/** What is set on an entry after its content: a TreeNode has these fields too. */
+interface EntryMeta {
+  /** permission bits */
+  mode: number;
+  mtimeNs: string;
+  uid?: number;
+  gid?: number;
 }
 
-interface FileState {
-  file: PlannedFile;
-  /** blobs still to write */
-  remaining: number;
+/**
+ * A regular file or directory to restore. Its tree node is not kept (name, ctime, inode and
+ * the objects around them were ~250 bytes a file of the plan, which a restore holds to the end).
+ */
+interface PlannedEntry extends EntryMeta {
+  path: PathRef;
+}
+
+interface PlannedFile extends PlannedEntry {
+  /** the blob ids, until the restore has looked them up */
+  content: BlobId[] | undefined;
+  /** the size from the tree; then the sum of the blobs' sizes */
+  size: number;
   /** blobs in all */
   blobs: number;
-  size: number;
+  /** blobs still to write */
+  remaining: number;
+}
+
+/** A symlink or special file: few, and they need more of their node. */
+interface PlannedNode {
+  path: PathRef;
+  node: TreeNode;
 }
 
 interface BlobUse {
   loc: BlobLocation;
-  state: FileState;
+  file: PlannedFile;
   offset: number;
 }
 
@@ -54,11 +74,6 @@ interface Piece {
   from: number;
   to: number;
   uses: BlobUse[];
-}
-
-interface PlannedDir {
-  abs: Buffer;
-  node: TreeNode;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -78,9 +93,13 @@ const READ_BUFFER = 2 * 1024 * 1024;
  */
 const PIECES_IN_FLIGHT = 2;
 
-function writeError(state: FileState, e: unknown): Error {
+function writeError(abs: Buffer, e: unknown): Error {
   if (e instanceof OcvaultError) return e;
-  return new OcvaultError('StorageError', `cannot write ${printablePath(state.file.abs)}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: state.file.abs.toString() });
+  return new OcvaultError('StorageError', `cannot write ${printablePath(abs)}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: abs.toString() });
+}
+
+function entryMeta(node: TreeNode): EntryMeta {
+  return { mode: node.mode, mtimeNs: node.mtimeNs, uid: node.uid, gid: node.gid };
 }
 
 /**
@@ -94,35 +113,42 @@ export class Restorer {
   /** entries that could not be recreated (a device node without root) */
   readonly warnings: string[] = [];
   private readonly files: PlannedFile[] = [];
-  private readonly dirs: PlannedDir[] = [];
-  private readonly links: PlannedFile[] = [];
-  private readonly specials: PlannedFile[] = [];
+  private readonly dirs: PlannedEntry[] = [];
+  private readonly links: PlannedNode[] = [];
+  private readonly specials: PlannedNode[] = [];
   private readonly paths = new PathArena();
 
   constructor(private readonly repo: Repository, private readonly opts: RestoreOptions) {}
 
   /** Walks the trees and decides what to restore; returns the number of bytes to write. */
   async plan(root: BlobId, target: string): Promise<number> {
-    await this.planDir(root, Buffer.from(target), '', this.opts.includes.length === 0);
-    return this.files.reduce((n, f) => n + (f.node.size ?? 0), 0);
+    await this.planDir(root, this.paths.add(Buffer.from(target)), '', this.opts.includes.length === 0);
+    // up to 8 whole packs of trees (5 MiB for the bench tree) that the rest never reads
+    this.repo.forgetTreePacks();
+    return this.files.reduce((n, f) => n + f.size, 0);
   }
 
-  private async planDir(id: BlobId, abs: Buffer, rel: string, included: boolean): Promise<boolean> {
+  private async planDir(id: BlobId, dir: PathRef, rel: string, included: boolean): Promise<boolean> {
     const tree = decodeTree(await this.repo.loadBlob(id), id);
     let any = false;
     for (const node of tree.nodes) {
-      const childAbs = this.paths.join(abs, nodeNameBytes(node));
       const childRel = rel ? `${rel}/${node.name}` : node.name;
       const inc = included || matchesAny(this.opts.includes, childRel, node.type === 'dir');
+      if (node.type !== 'dir' && !inc) continue;
+      // a path left behind by a directory that turns out empty and excluded costs its bytes only
+      const path = this.paths.join(dir, nodeNameBytes(node));
       if (node.type === 'dir') {
         const idx = this.dirs.length;
-        this.dirs.push({ abs: childAbs, node });
-        const below = await this.planDir(node.subtree!, childAbs, childRel, inc);
+        this.dirs.push({ path, ...entryMeta(node) });
+        const below = await this.planDir(node.subtree!, path, childRel, inc);
         if (!below && !inc) this.dirs.splice(idx, 1);
         else any = true;
-      } else if (inc) {
+      } else {
         any = true;
-        (node.type === 'file' ? this.files : node.type === 'symlink' ? this.links : this.specials).push({ abs: childAbs, node });
+        if (node.type === 'file') {
+          const content = node.content ?? [];
+          this.files.push({ path, ...entryMeta(node), content, size: node.size ?? 0, blobs: content.length, remaining: content.length });
+        } else (node.type === 'symlink' ? this.links : this.specials).push({ path, node });
       }
     }
     return any;
@@ -131,28 +157,30 @@ export class Restorer {
   async run(target: string, onProgress?: () => void): Promise<void> {
     await fsp.mkdir(target, { recursive: true });
     for (const d of this.dirs) {
-      mkdirReplacing(d.abs);
+      mkdirReplacing(this.paths.bytes(d.path));
       this.progress.dirs++;
     }
     await this.restoreContent(onProgress);
     for (const s of this.specials) {
-      removeIfPresentSync(s.abs);
+      const abs = this.paths.bytes(s.path);
+      removeIfPresentSync(abs);
       try {
-        makeSpecial(target, s.abs, s.node);
+        makeSpecial(target, abs, s.node);
       } catch (e) {
-        this.warnings.push(`cannot recreate the ${s.node.type} ${printablePath(s.abs)}: ${(e as Error).message.split('\n')[0]}`);
+        this.warnings.push(`cannot recreate the ${s.node.type} ${printablePath(abs)}: ${(e as Error).message.split('\n')[0]}`);
         continue;
       }
-      this.applyMeta(s.abs, s.node, false);
+      this.applyMeta(abs, s.node, false);
       this.progress.specials++;
     }
     for (const l of this.links) {
-      removeIfPresentSync(l.abs);
-      await fsp.symlink(nodeTargetBytes(l.node), l.abs);
-      this.applyMeta(l.abs, l.node, true);
+      const abs = this.paths.bytes(l.path);
+      removeIfPresentSync(abs);
+      await fsp.symlink(nodeTargetBytes(l.node), abs);
+      this.applyMeta(abs, l.node, true);
       this.progress.symlinks++;
     }
-    for (let i = this.dirs.length - 1; i >= 0; i--) this.applyMeta(this.dirs[i]!.abs, this.dirs[i]!.node, false);
+    for (let i = this.dirs.length - 1; i >= 0; i--) this.applyMeta(this.paths.bytes(this.dirs[i]!.path), this.dirs[i]!, false);
   }
 
   /**
@@ -161,22 +189,20 @@ export class Restorer {
    */
   private async restoreContent(onProgress?: () => void): Promise<void> {
     const byPack = new Map<string, BlobUse[]>();
-    const states: FileState[] = [];
-    const where = this.repo.locateMany(this.files.flatMap((f) => f.node.content ?? []));
+    const where = this.repo.locateMany(this.files.flatMap((f) => f.content!));
     for (const f of this.files) {
-      const state: FileState = { file: f, remaining: 0, blobs: 0, size: 0 };
-      states.push(state);
-      for (const id of f.node.content ?? []) {
+      let offset = 0;
+      for (const id of f.content!) {
         const loc = where.get(id)!;
         let uses = byPack.get(loc.pack);
         if (!uses) byPack.set(loc.pack, (uses = []));
-        uses.push({ loc, state, offset: state.size });
-        state.size += loc.rawLength;
-        state.remaining++;
+        uses.push({ loc, file: f, offset });
+        offset += loc.rawLength;
       }
-      state.blobs = state.remaining;
+      f.size = offset;
+      f.content = undefined;
     }
-    for (const s of states) if (s.remaining === 0) this.finishFile(s);
+    for (const f of this.files) if (f.blobs === 0) this.finishFile(f);
     const pieces: Piece[] = [];
     for (const pack of [...byPack.keys()].sort()) pieces.push(...cutPieces(pack, byPack.get(pack)!));
     const limit = pLimit(PIECES_IN_FLIGHT);
@@ -202,7 +228,7 @@ export class Restorer {
         if (backend.loadInto) await backend.loadInto('data', piece.pack, range, buffer);
         else buffer.set(await backend.load('data', piece.pack, range));
       } catch (e) {
-        if (e instanceof OcvaultError && e.code === 'ObjectNotFound') throw new OcvaultError('CorruptObject', `pack ${piece.pack} is missing (needed for ${printablePath(piece.uses[0]!.state.file.abs)})`, { pack: piece.pack });
+        if (e instanceof OcvaultError && e.code === 'ObjectNotFound') throw new OcvaultError('CorruptObject', `pack ${piece.pack} is missing (needed for ${printablePath(this.paths.bytes(piece.uses[0]!.file.path))})`, { pack: piece.pack });
         throw e;
       }
       if (this.failed) return;
@@ -216,16 +242,16 @@ export class Restorer {
       const blobs = lists.map((list): BlobWrite => ({ id: list[0]!.loc.id, offset: list[0]!.loc.offset - piece.from, length: list[0]!.loc.length, targets: list.map((u) => this.targetOf(u)) }));
       // settled, not raced: the read buffer goes back to the pool only once no worker reads it
       const written = await this.repo.writeBlobs(piece.pack, buffer.subarray(0, range.length), blobs).catch((e: unknown) => {
-        throw blobFailure(e, piece.pack, lists);
+        throw this.blobFailure(e, piece.pack, lists);
       });
       for (const f of written.timeFailures) {
-        const file = lists[f.blob]![f.target]!.state.file;
-        this.warnings.push(timeWarning(file.abs, file.node, f.reason));
+        const file = lists[f.blob]![f.target]!.file;
+        this.warnings.push(timeWarning(this.paths.bytes(file.path), file, f.reason));
       }
       for (const list of lists) {
         for (const u of list) {
           this.progress.bytes += u.loc.rawLength;
-          if (--u.state.remaining === 0) this.finishFile(u.state);
+          if (--u.file.remaining === 0) this.finishFile(u.file);
         }
       }
       onProgress?.();
@@ -248,29 +274,39 @@ export class Restorer {
    * from the same write, in the worker.
    */
   private targetOf(u: BlobUse): BlobTarget {
-    const only = u.state.blobs === 1;
-    return { file: new Uint8Array(u.state.file.abs), position: u.offset, truncateTo: only ? u.state.size : undefined, meta: only ? this.metaOf(u.state.file.node) : undefined };
+    const only = u.file.blobs === 1;
+    return { file: new Uint8Array(this.paths.bytes(u.file.path)), position: u.offset, truncateTo: only ? u.file.size : undefined, meta: only ? this.metaOf(u.file) : undefined };
   }
 
-  private metaOf(node: TreeNode): FileMeta {
-    const owned = this.opts.owners && node.uid !== undefined && node.gid !== undefined;
-    return { mode: node.mode, mtime: mtimeSeconds(node), uid: owned ? node.uid : undefined, gid: owned ? node.gid : undefined };
+  private metaOf(meta: EntryMeta): FileMeta {
+    const owned = this.opts.owners && meta.uid !== undefined && meta.gid !== undefined;
+    return { mode: meta.mode, mtime: mtimeSeconds(meta), uid: owned ? meta.uid : undefined, gid: owned ? meta.gid : undefined };
   }
 
   /** After a file's last blob: a file of one blob is done; others are cut to size and get their metadata. */
-  private finishFile(state: FileState): void {
-    if (state.blobs !== 1) {
+  private finishFile(file: PlannedFile): void {
+    if (file.blobs !== 1) {
+      const abs = this.paths.bytes(file.path);
       try {
-        writeAtSync(state.file.abs, EMPTY, state.size, state.size);
+        writeAtSync(abs, EMPTY, file.size, file.size);
       } catch (e) {
-        throw writeError(state, e);
+        throw writeError(abs, e);
       }
-      this.applyMeta(state.file.abs, state.file.node, false);
+      this.applyMeta(abs, file, false);
     }
     this.progress.files++;
   }
 
-  private applyMeta(abs: Buffer, node: TreeNode, isLink: boolean): void {
+  /** Names the file a failed batch was restoring (and wraps a write failure as one naming it). */
+  private blobFailure(e: unknown, pack: string, lists: BlobUse[][]): unknown {
+    if (!(e instanceof BlobWriteFailure)) return e;
+    const abs = this.paths.bytes(lists[e.blob]![e.target ?? 0]!.file.path);
+    const err = writeError(abs, e.reason);
+    if (!(err instanceof OcvaultError)) return err;
+    return new OcvaultError(err.code, `${err.message} (restoring ${printablePath(abs)})`, { ...err.data, pack, file: abs.toString() });
+  }
+
+  private applyMeta(abs: Buffer, node: EntryMeta, isLink: boolean): void {
     const seconds = mtimeSeconds(node);
     // synchronous: metadata calls are cheaper than a thread-pool round trip each
     if (this.opts.owners && node.uid !== undefined && node.gid !== undefined) {
@@ -291,23 +327,14 @@ export class Restorer {
   }
 }
 
-function mtimeSeconds(node: TreeNode): number {
+function mtimeSeconds(node: EntryMeta): number {
   const ns = BigInt(node.mtimeNs);
   return Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
 }
 
 /** a time the file system cannot hold (from a damaged or foreign tree) costs only the time */
-function timeWarning(abs: Buffer, node: TreeNode, reason: string): string {
+function timeWarning(abs: Buffer, node: EntryMeta, reason: string): string {
   return `cannot set the time of ${printablePath(abs)} to ${node.mtimeNs} ns: ${reason}`;
-}
-
-/** Names the file a failed batch was restoring (and wraps a write failure as one naming it). */
-function blobFailure(e: unknown, pack: string, lists: BlobUse[][]): unknown {
-  if (!(e instanceof BlobWriteFailure)) return e;
-  const state = lists[e.blob]![e.target ?? 0]!.state;
-  const err = writeError(state, e.reason);
-  if (!(err instanceof OcvaultError)) return err;
-  return new OcvaultError(err.code, `${err.message} (restoring ${printablePath(state.file.abs)})`, { ...err.data, pack, file: state.file.abs.toString() });
 }
 
 /**
