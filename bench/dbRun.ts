@@ -21,7 +21,8 @@ import { measureOk, type Measurement } from './measure.js';
 import { cpuSample } from './quiet.js';
 
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const OCVAULT = join(REPO_ROOT, 'bin/ocvault.js');
+/** the command as installed (npm's bin link), launcher included */
+const OCVAULT = join(REPO_ROOT, 'bin/ocvault');
 const scale = Number(process.env.OCVAULT_BENCH_DB_SCALE ?? 1);
 const seed = Number(process.env.OCVAULT_BENCH_SEED ?? 1);
 const baseDir = process.env.OCVAULT_BENCH_DIR ?? '/work/bench-data';
@@ -167,20 +168,20 @@ async function main(): Promise<void> {
     const repos: Record<string, string> = { ocvault: join(runDir, 'repo-ocvault'), restic: join(runDir, 'repo-restic'), borg: join(runDir, 'repo-borg') };
     const backupArgv = (tool: string, n: number): string[] => {
       const repo = repos[tool] ?? '';
-      if (tool === 'ocvault') return ['node', OCVAULT, '-r', repo, 'backup', '--db', url, '-q'];
+      if (tool === 'ocvault') return [OCVAULT, '-r', repo, 'backup', '--db', url, '-q'];
       if (tool === 'restic') return sh(`${dumpCmd} | restic -r ${q(repo)} backup --stdin --stdin-filename db.sql --quiet`);
       return sh(`${dumpCmd} | borg create --compression zstd,3 ${q(`${repo}::db${n}`)} -`);
     };
     const init = (tool: string): void => {
       const repo = repos[tool] ?? '';
-      const argv = tool === 'ocvault' ? ['node', OCVAULT, '-r', repo, 'init']
+      const argv = tool === 'ocvault' ? [OCVAULT, '-r', repo, 'init']
         : tool === 'restic' ? ['restic', '-r', repo, 'init', '--repository-version', '2']
           : ['borg', 'init', '-e', 'repokey', repo];
       const r = spawnSync(argv[0] ?? '', argv.slice(1), { env: { ...process.env, ...envs[tool] }, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`${tool} init failed: ${r.stderr}`);
     };
     const ocvaultAdded = (): number | undefined => {
-      const r = spawnSync('node', [OCVAULT, '-r', repos.ocvault ?? '', 'snapshots', '--json'], { env: { ...process.env, ...envs.ocvault }, encoding: 'utf8' });
+      const r = spawnSync(OCVAULT, ['-r', repos.ocvault ?? '', 'snapshots', '--json'], { env: { ...process.env, ...envs.ocvault }, encoding: 'utf8' });
       try {
         const list = JSON.parse(r.stdout) as { addedBytes: number }[];
         return list[list.length - 1]?.addedBytes;
@@ -229,7 +230,7 @@ async function main(): Promise<void> {
       sql(server, '', `DROP DATABASE IF EXISTS \`${target}\`;`);
     };
     if (tools.includes('ocvault')) {
-      await restoreTo('ocvault', ['node', OCVAULT, '-r', repos.ocvault ?? '', 'restore', 'latest', '--db', server.url('r_ocvault', 'socket'), '--db-only', '-q'], 'r_ocvault', true, envs.ocvault);
+      await restoreTo('ocvault', [OCVAULT, '-r', repos.ocvault ?? '', 'restore', 'latest', '--db', server.url('r_ocvault', 'socket'), '--db-only', '-q'], 'r_ocvault', true, envs.ocvault);
     }
     await restoreTo('mariadb', sh(`mariadb ${cli} r_mariadb < ${q(dump2)}`), 'r_mariadb', true);
     await restoreTo('myloader', ['myloader', '-S', server.socket, '-u', server.user, '-p', server.password, '-B', 'r_myloader', '-d', mydir, '-t', '2'], 'r_myloader', false);

@@ -61,30 +61,31 @@ export function repoRoot(): string {
 }
 
 export function ocvaultBin(): string {
-  return process.env['OCVAULT_BENCH_OCVAULT_BIN'] ?? join(repoRoot(), 'bin', 'ocvault.js');
+  return process.env['OCVAULT_BENCH_OCVAULT_BIN'] ?? join(repoRoot(), 'bin', 'ocvault');
 }
 
 const ocvault: Tool = {
   name: 'ocvault',
-  settings: { invocation: 'node bin/ocvault.js', backupFlags: '--quiet' },
+  // the command as installed (npm's bin link): its launcher sets glibc's allocator up
+  settings: { invocation: 'bin/ocvault', backupFlags: '--quiet' },
   async probe() {
     const bin = ocvaultBin();
     if (!existsSync(bin)) return { reason: `${bin} does not exist` };
-    const help = await run(process.execPath, [bin, '--help']);
+    const help = await run(bin, ['--help']);
     if (help.code !== 0) return { reason: `--help exited ${help.code}: ${help.out.slice(-500)}` };
-    const ver = await run(process.execPath, [bin, '--version']);
+    const ver = await run(bin, ['--version']);
     return { version: ver.code === 0 && ver.out ? ver.out.split('\n')[0] : 'unknown version' };
   },
   init: (ctx) => ({
-    argv: [process.execPath, ocvaultBin(), '-r', ctx.repo, 'init', ...extraArgs('ocvault', 'INIT')],
+    argv: [ocvaultBin(), '-r', ctx.repo, 'init', ...extraArgs('ocvault', 'INIT')],
     env: env.ocvault(ctx),
   }),
   backup: (ctx) => ({
-    argv: [process.execPath, ocvaultBin(), '-r', ctx.repo, 'backup', ctx.source, '--quiet', ...extraArgs('ocvault', 'BACKUP')],
+    argv: [ocvaultBin(), '-r', ctx.repo, 'backup', ctx.source, '--quiet', ...extraArgs('ocvault', 'BACKUP')],
     env: env.ocvault(ctx),
   }),
   restore: (ctx, target) => ({
-    argv: [process.execPath, ocvaultBin(), '-r', ctx.repo, 'restore', 'latest', '--target', target, '--quiet', ...extraArgs('ocvault', 'RESTORE')],
+    argv: [ocvaultBin(), '-r', ctx.repo, 'restore', 'latest', '--target', target, '--quiet', ...extraArgs('ocvault', 'RESTORE')],
     env: env.ocvault(ctx),
   }),
   // A snapshot of one directory restores its contents directly into the target.

@@ -1,4 +1,4 @@
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { OcvaultError } from '../errors/OcvaultError.js';
@@ -11,11 +11,15 @@ import { EXIT_ERROR, EXIT_PARTIAL } from './exitCodes.js';
 function ocvaultCommand(): string {
   const script = process.argv[1];
   if (!script) return 'ocvault';
+  let real: string;
   try {
-    return realpathSync(script);
+    real = realpathSync(script);
   } catch {
-    return path.resolve(script);
+    real = path.resolve(script);
   }
+  // bin/ocvault.js is started by its launcher bin/ocvault (allocator settings): schedule that
+  const launcher = real.replace(/\.js$/, '');
+  return real.endsWith(`${path.sep}bin${path.sep}ocvault.js`) && existsSync(launcher) ? launcher : real;
 }
 
 /** `ocvault schedule --crontab|--systemd`: the config's schedules for cron or systemd. */

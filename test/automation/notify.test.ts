@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { TestRepo, expectCode } from '../helpers/cli.js';
+import { CLI_PATH, TestRepo, expectCode } from '../helpers/cli.js';
 import { loadAutomationConfig } from '../../src/automation/config.js';
 import { runJobAndNotify } from '../../src/automation/daemon.js';
 import { mailText, startHttp, startSmtp } from './servers.js';
@@ -231,6 +231,13 @@ test('ocvault schedule prints crontab lines and systemd units calling run-job', 
   assert.match(s.stdout, /OnCalendar=\*-\*-\* 03:15:00/);
   assert.match(s.stdout, /Persistent=true/);
   expectCode(await tr.run(['schedule', '--config', configFile]), 2);
+});
+
+test('ocvault schedule calls the launcher it was started by when no command is given', async () => {
+  const c = await tr.run(['schedule', '--crontab', '--config', configFile]);
+  expectCode(c, 0);
+  // the launcher, not bin/ocvault.js: scheduled runs get its allocator settings too
+  assert.match(c.stdout, new RegExp(`^0 3 \\* \\* \\* ${CLI_PATH.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} run-job files-backup `, 'm'));
 });
 
 test('a bad config file is rejected by the CLI with the key and the reason', async () => {

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import { COMMANDS, commandName } from '../../src/cli/commands.js';
-import { runOcvault } from '../helpers/cli.js';
+import { CLI_PATH, makeTempDir, runOcvault, startOcvault } from '../helpers/cli.js';
 
 /** Start-up loads only the named command's modules, so finding that name must be exact. */
 test('the command name is found after global options and their values', () => {
@@ -34,3 +37,46 @@ test('help lists every command; a typo gets a suggestion and exit 2', async () =
   assert.equal(typo.code, 2);
   assert.match(typo.stderr, /Did you mean backup\?/);
 });
+
+/**
+ * The launcher npm links as `ocvault` sets glibc's allocator up (glibc reads it only as a
+ * process starts) and hands every argument on unchanged, also when called through a link.
+ */
+test('the launcher passes arguments through, through a link too, and sets the allocator', async () => {
+  const dir = await makeTempDir();
+  try {
+    const link = path.join(dir, 'ocvault');
+    await fsp.symlink(CLI_PATH, link);
+    const version = spawnSync(link, ['--version'], { encoding: 'utf8' });
+    assert.equal(version.status, 0, version.stderr);
+    assert.equal(version.stdout.trim(), '0.1.0');
+    // a path with spaces and a quote reaches ocvault as one argument
+    const odd = path.join(dir, `no such "repo" here`);
+    const r = await runOcvault(['-r', odd, 'snapshots']);
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.includes(odd), r.stderr);
+    // the settings, read off a running ocvault (waiting for its password command)
+    const environOf = async (env: Record<string, string | undefined>): Promise<string[]> => {
+      const run = startOcvault(['-r', dir, '--password-command', 'sleep 10', 'snapshots'], { env });
+      try {
+        await waitUntil(async () => (await fsp.readFile(`/proc/${run.child.pid}/cmdline`, 'latin1')).includes('ocvault.js'));
+        return (await fsp.readFile(`/proc/${run.child.pid}/environ`, 'latin1')).split('\0');
+      } finally {
+        run.child.kill('SIGKILL');
+        await run.done;
+      }
+    };
+    assert.ok((await environOf({})).includes('MALLOC_ARENA_MAX=2'));
+    assert.ok((await environOf({ MALLOC_ARENA_MAX: '4' })).includes('MALLOC_ARENA_MAX=4'), 'a value the caller set is kept');
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
+async function waitUntil(ready: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await ready().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('timed out');
+}

@@ -1,5 +1,6 @@
 /**
- * Helpers to run the real `ocvault` binary (bin/ocvault.js) as a child process, and a
+ * Helpers to run the real `ocvault` command (bin/ocvault, the launcher npm links) as a child
+ * process, and a
  * throwaway repository (`TestRepo`) with its own cache dir and password, so tests never touch
  * ~/.cache or each other.
  */
@@ -13,7 +14,7 @@ import { removeTree } from './tree.js';
 
 /** dist/test/helpers/cli.js → repository root (three levels up). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const CLI_PATH = path.join(REPO_ROOT, 'bin', 'ocvault.js');
+export const CLI_PATH = path.join(REPO_ROOT, 'bin', 'ocvault');
 
 export interface RunOptions {
   /** extra environment; a value of `undefined` removes the variable */
@@ -66,8 +67,8 @@ export function startOcvault(args: string[], opts: RunOptions = {}): RunningOcva
   // with a umask, go through sh so the child really runs under it
   const [cmd, argv] =
     opts.umask === undefined
-      ? [process.execPath, [CLI_PATH, ...args]]
-      : ['/bin/sh', ['-c', `umask ${opts.umask.toString(8).padStart(3, '0')} && exec "$0" "$@"`, process.execPath, CLI_PATH, ...args]];
+      ? [CLI_PATH, args]
+      : ['/bin/sh', ['-c', `umask ${opts.umask.toString(8).padStart(3, '0')} && exec "$0" "$@"`, CLI_PATH, ...args]];
   const child = spawn(cmd, argv, {
     cwd: opts.cwd ?? os.tmpdir(),
     env,
