@@ -22,6 +22,12 @@ export const DIRECT_ALIGN = 4096;
 export const DIRECT_MIN = 16 * 1024;
 /** Staging buffer: direct writes of 1 MiB ran at the device's full speed here. */
 const STAGE = 1024 * 1024;
+/**
+ * Staging buffer of a whole file that fits (most files of a store): a restore worker has up
+ * to four files in flight, and a 1 MiB stage each for files of 20-500 KiB held 4 MiB per
+ * worker (bench restore: peak RSS 141.6 -> 137-138 MiB, the same time).
+ */
+const SMALL_STAGE = 512 * 1024;
 
 interface AlignedAlloc {
   getAlignedBuffer(size: number, alignment: number): Buffer;
@@ -56,13 +62,23 @@ let refused = false;
  */
 const BACKGROUND_WRITES = 2;
 
-/** This thread's spare staging buffers (a worker may have a pack and a restored file open). */
-const spare: Buffer[] = [];
+/** This thread's spare staging buffers by size (a worker may have a pack and a restored file open). */
+const spares = new Map<number, Buffer[]>();
 
-function takeStage(): Buffer | undefined {
+function spareStage(size: number): Buffer | undefined {
+  return spares.get(size)?.pop();
+}
+
+function keepSpare(buf: Buffer): void {
+  let list = spares.get(buf.length);
+  if (!list) spares.set(buf.length, (list = []));
+  list.push(buf);
+}
+
+function takeStage(size: number): Buffer | undefined {
   // read at every open, not once: it is a switch for comparing the two ways, tests included
   if (refused || O_DIRECT === undefined || process.env.OCVAULT_DIRECT_IO === '0') return undefined;
-  const buf = spare.pop() ?? alignedBuffer(STAGE);
+  const buf = spareStage(size) ?? alignedBuffer(size);
   if (!buf) refused = true;
   return buf;
 }
@@ -72,13 +88,13 @@ function takeStage(): Buffer | undefined {
  * (nothing opened) where this thread writes the ordinary way, or once a file system refused
  * the flag (EINVAL; from then on this thread does not try again).
  */
-function openDirect(open: (direct: number) => number): { fd: number; stage: Buffer } | undefined {
-  const stage = takeStage();
+function openDirect(open: (direct: number) => number, stageSize: number): { fd: number; stage: Buffer } | undefined {
+  const stage = takeStage(stageSize);
   if (!stage) return undefined;
   try {
     return { fd: open(O_DIRECT!), stage };
   } catch (e) {
-    spare.push(stage);
+    keepSpare(stage);
     if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
     refused = true;
     return undefined;
@@ -114,7 +130,7 @@ function writeTail(file: string | Buffer, tail: Uint8Array, position: number): v
  * ordinary way.
  */
 export async function writeDirect(file: string | Buffer, open: (direct: number) => number, data: Uint8Array, done: (fd: number) => void): Promise<boolean> {
-  const direct = openDirect(open);
+  const direct = openDirect(open, data.byteLength <= SMALL_STAGE ? SMALL_STAGE : STAGE);
   if (!direct) return false;
   const { fd, stage } = direct;
   try {
@@ -134,7 +150,7 @@ export async function writeDirect(file: string | Buffer, open: (direct: number) 
     if (whole < data.byteLength) writeTail(file, data.subarray(whole), whole);
     done(fd);
   } finally {
-    spare.push(stage);
+    keepSpare(stage);
     closeSync(fd);
   }
   return true;
@@ -178,7 +194,7 @@ export class SequentialFile {
     const direct = openDirect((d) => {
       tried = true;
       return openSync(file, flags | d, mode);
-    });
+    }, STAGE);
     if (direct) return new SequentialFile(direct.fd, file, direct.stage);
     // a direct open that was refused may have created the file already
     return new SequentialFile(openSync(file, tried ? flags & ~C.O_EXCL : flags, mode), file, undefined);
@@ -210,7 +226,7 @@ export class SequentialFile {
         } else {
           this.writeStage(buf.length);
           // a staged file keeps staging: a buffer of the same kind, whatever the switch says now
-          this.stage = spare.pop() ?? alignedBuffer(STAGE)!;
+          this.stage = spareStage(STAGE) ?? alignedBuffer(STAGE)!;
         }
       }
     }
@@ -221,7 +237,7 @@ export class SequentialFile {
     const buf = this.stage!;
     const w: Promise<void> = writeFullyAsync(this.fd, buf, length, this.written)
       .then(
-        () => void spare.push(buf),
+        () => keepSpare(buf),
         (e: unknown) => {
           this.failure ??= e;
         },
@@ -261,7 +277,7 @@ export class SequentialFile {
     if (this.closed) return;
     this.closed = true;
     while (this.writing.size) await Promise.race(this.writing);
-    if (this.stage) spare.push(this.stage);
+    if (this.stage) keepSpare(this.stage);
     this.stage = undefined;
     closeSync(this.fd);
   }

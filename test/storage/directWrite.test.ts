@@ -50,7 +50,8 @@ test('sequential file: the bytes appended are the file, whatever the sizes of th
 
 test('whole-file write: replaces a longer file, a link in the way is replaced not followed, and the descriptor sees the finished file', async () => {
   await bothWays(async (dir) => {
-    for (const size of [0, 100, DIRECT_MIN - 1, DIRECT_MIN, DIRECT_MIN + DIRECT_ALIGN + 17, 3 * STAGE + 1]) {
+    // around the small stage (512 KiB) too: files up to it are staged in one of that size
+    for (const size of [0, 100, DIRECT_MIN - 1, DIRECT_MIN, DIRECT_MIN + DIRECT_ALIGN + 17, STAGE / 2 - DIRECT_ALIGN + 7, STAGE / 2, STAGE / 2 + 1, 3 * STAGE + 1]) {
       const file = path.join(dir, `w${size}`);
       await writeFile(file, randomBytes(size + 3 * DIRECT_ALIGN + 5));
       const data = randomBytes(size);
