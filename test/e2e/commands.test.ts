@@ -39,10 +39,10 @@ test('help lists every command; a typo gets a suggestion and exit 2', async () =
 });
 
 /**
- * The launcher npm links as `ocvault` sets glibc's allocator up (glibc reads it only as a
+ * The launcher npm links as `ocvault` sets up glibc's allocator and V8 (both read only as a
  * process starts) and hands every argument on unchanged, also when called through a link.
  */
-test('the launcher passes arguments through, through a link too, and sets the allocator', async () => {
+test('the launcher passes arguments through, through a link too, and sets up memory', async () => {
   const dir = await makeTempDir();
   try {
     const link = path.join(dir, 'ocvault');
@@ -56,18 +56,21 @@ test('the launcher passes arguments through, through a link too, and sets the al
     assert.equal(r.code, 1);
     assert.ok(r.stderr.includes(odd), r.stderr);
     // the settings, read off a running ocvault (waiting for its password command)
-    const environOf = async (env: Record<string, string | undefined>): Promise<string[]> => {
+    const processOf = async (env: Record<string, string | undefined>): Promise<{ argv: string[]; env: string[] }> => {
       const run = startOcvault(['-r', dir, '--password-command', 'sleep 10', 'snapshots'], { env });
       try {
-        await waitUntil(async () => (await fsp.readFile(`/proc/${run.child.pid}/cmdline`, 'latin1')).includes('ocvault.js'));
-        return (await fsp.readFile(`/proc/${run.child.pid}/environ`, 'latin1')).split('\0');
+        const cmdline = (): Promise<string> => fsp.readFile(`/proc/${run.child.pid}/cmdline`, 'latin1');
+        await waitUntil(async () => (await cmdline()).includes('ocvault.js'));
+        return { argv: (await cmdline()).split('\0'), env: (await fsp.readFile(`/proc/${run.child.pid}/environ`, 'latin1')).split('\0') };
       } finally {
         run.child.kill('SIGKILL');
         await run.done;
       }
     };
-    assert.ok((await environOf({})).includes('MALLOC_ARENA_MAX=2'));
-    assert.ok((await environOf({ MALLOC_ARENA_MAX: '4' })).includes('MALLOC_ARENA_MAX=4'), 'a value the caller set is kept');
+    const plain = await processOf({});
+    assert.ok(plain.env.includes('MALLOC_ARENA_MAX=2'));
+    assert.ok(plain.argv.includes('--no-short-builtin-calls'), plain.argv.join(' '));
+    assert.ok((await processOf({ MALLOC_ARENA_MAX: '4' })).env.includes('MALLOC_ARENA_MAX=4'), 'a value the caller set is kept');
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
