@@ -17,7 +17,7 @@ function ocvaultCommand(): string {
   } catch {
     real = path.resolve(script);
   }
-  // bin/ocvault.js is started by its launcher bin/ocvault (allocator settings): schedule that
+  // bin/ocvault.js is started by its launcher bin/ocvault (allocator and V8 settings): schedule that
   const launcher = real.replace(/\.js$/, '');
   return real.endsWith(`${path.sep}bin${path.sep}ocvault.js`) && existsSync(launcher) ? launcher : real;
 }
