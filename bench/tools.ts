@@ -66,7 +66,7 @@ export function ocvaultBin(): string {
 
 const ocvault: Tool = {
   name: 'ocvault',
-  // the command as installed (npm's bin link): its launcher sets glibc's allocator up
+  // the command as installed (npm's bin link): its launcher sets up glibc's allocator and V8
   settings: { invocation: 'bin/ocvault', backupFlags: '--quiet' },
   async probe() {
     const bin = ocvaultBin();

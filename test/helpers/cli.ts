@@ -1,8 +1,7 @@
 /**
  * Helpers to run the real `ocvault` command (bin/ocvault, the launcher npm links) as a child
- * process, and a
- * throwaway repository (`TestRepo`) with its own cache dir and password, so tests never touch
- * ~/.cache or each other.
+ * process, and a throwaway repository (`TestRepo`) with its own cache dir and password, so
+ * tests never touch ~/.cache or each other.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';

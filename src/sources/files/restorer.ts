@@ -98,9 +98,6 @@ function writeError(abs: Buffer, e: unknown): Error {
   return new OcvaultError('StorageError', `cannot write ${printablePath(abs)}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: abs.toString() });
 }
 
-function entryMeta(node: TreeNode): EntryMeta {
-  return { mode: node.mode, mtimeNs: node.mtimeNs, uid: node.uid, gid: node.gid };
-}
 
 /**
  * Restores a tree under a target directory: directories first, files in parallel (blobs
@@ -139,7 +136,8 @@ export class Restorer {
       const path = this.paths.join(dir, nodeNameBytes(node));
       if (node.type === 'dir') {
         const idx = this.dirs.length;
-        this.dirs.push({ path, ...entryMeta(node) });
+        // fields written out, not spread from a helper's object: one object per entry, not two
+        this.dirs.push({ path, mode: node.mode, mtimeNs: node.mtimeNs, uid: node.uid, gid: node.gid });
         const below = await this.planDir(node.subtree!, path, childRel, inc);
         if (!below && !inc) this.dirs.splice(idx, 1);
         else any = true;
@@ -147,7 +145,7 @@ export class Restorer {
         any = true;
         if (node.type === 'file') {
           const content = node.content ?? [];
-          this.files.push({ path, ...entryMeta(node), content, size: node.size ?? 0, blobs: content.length, remaining: content.length });
+          this.files.push({ path, mode: node.mode, mtimeNs: node.mtimeNs, uid: node.uid, gid: node.gid, content, size: node.size ?? 0, blobs: content.length, remaining: content.length });
         } else (node.type === 'symlink' ? this.links : this.specials).push({ path, node });
       }
     }
