@@ -47,9 +47,12 @@ function worthCompressing(data: Uint8Array, level: number): boolean {
 const FLAG_RAW = Buffer.from([RAW]);
 const FLAG_ZSTD = Buffer.from([ZSTD]);
 
-/** The plaintext as parts (flag byte, payload): a raw payload is the caller's bytes, not a copy. */
-export function encodeBlobParts(data: Uint8Array, level: number): Uint8Array[] {
-  if (data.length >= 64 && worthCompressing(data, level)) {
+/**
+ * The plaintext as parts (flag byte, payload): a raw payload is the caller's bytes, not a copy.
+ * `raw`: the caller knows the bytes are compressed already (compressedFormats.ts).
+ */
+export function encodeBlobParts(data: Uint8Array, level: number, raw = false): Uint8Array[] {
+  if (!raw && data.length >= 64 && worthCompressing(data, level)) {
     const z = compress(data, level);
     if (z.length < data.length - (data.length >> 5)) return [FLAG_ZSTD, z];
   }

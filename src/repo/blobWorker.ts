@@ -4,6 +4,7 @@ import { blake3, prepareHashKey, type Blake3 } from './hash.js';
 import { makeChunker, type Chunker } from './chunker.js';
 import { makeSealer, type Sealer } from './sealer.js';
 import { decodeBlobPlain, encodeBlobParts } from './blobCodec.js';
+import { isCompressedFormat } from './compressedFormats.js';
 import { LocalIndex } from './localIndex.js';
 import { BlobWriteFailure, writeBlobs } from './blobWrites.js';
 import { youngCollector } from './youngGc.js';
@@ -76,7 +77,11 @@ class ChunkStream {
   private pendingBytes = 0;
   private inFlight = 0;
 
-  constructor(private readonly task: number, private readonly chunker: Chunker, private readonly level: number) {}
+  /** the stream is a file in a compressed format: its chunks are stored without a trial compression */
+  private raw = false;
+
+  /** `sniff`: a file, whose first bytes may name a compressed format (not database rows, which could begin with anything) */
+  constructor(private readonly task: number, private readonly chunker: Chunker, private readonly level: number, private readonly sniff = false) {}
 
   /**
    * Cuts every chunk of buf[start,end) whose end is certain; returns where the unconsumed tail
@@ -95,11 +100,12 @@ class ChunkStream {
   }
 
   private add(chunk: Buffer): void {
+    if (this.sniff && this.content.length === 0) this.raw = isCompressedFormat(chunk);
     const digest = hasher.keyed(idKey, chunk);
     const id = digest.toString('hex');
     this.content.push(id);
     if (!isNew(digest, id)) return;
-    const sealed = sealer.sealParts(encodeBlobParts(chunk, this.level));
+    const sealed = sealer.sealParts(encodeBlobParts(chunk, this.level, this.raw));
     const length = sealed.reduce((n, p) => n + p.length, 0);
     collectAfter(length);
     if (packFile) {
@@ -159,7 +165,7 @@ async function chunkFile(task: number, file: string | Uint8Array): Promise<void>
   let buf: Buffer | undefined;
   try {
     const before = statOf(fs.fstatSync(fd, { bigint: true }));
-    const stream = new ChunkStream(task, fileChunker, init.compressionLevel);
+    const stream = new ChunkStream(task, fileChunker, init.compressionLevel, true);
     const max = fileChunker.params.max;
     // Every file is read through a reused READ-sized buffer that grows only while no chunk
     // boundary has been found: a buffer per file would wait for the garbage collector, and the

@@ -8,7 +8,8 @@ import { decodeTree, encodeTree } from '../../src/repo/tree.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../../src/repo/snapshot.js';
 import { createKeyFile, decodeKeyFile, encodeKeyFile, unlockKeyFile } from '../../src/repo/keyFile.js';
 import { newMasterKey } from '../../src/repo/masterKey.js';
-import { decodeBlobPlain, encodeBlobPlain } from '../../src/repo/blobCodec.js';
+import { decodeBlobPlain, encodeBlobParts, encodeBlobPlain } from '../../src/repo/blobCodec.js';
+import { isCompressedFormat } from '../../src/repo/compressedFormats.js';
 import { decodeRepoConfig, encodeRepoConfig, newRepoConfig } from '../../src/repo/config.js';
 import { OcvaultError } from '../../src/errors/OcvaultError.js';
 
@@ -60,6 +61,38 @@ test('blob codec: compressible data is compressed, random data stored raw, both 
   assert.deepEqual(decodeBlobPlain(r, 'x'), rnd);
   assert.deepEqual(decodeBlobPlain(encodeBlobPlain(Buffer.alloc(0), 3), 'x'), Buffer.alloc(0));
   assert.throws(() => decodeBlobPlain(Buffer.from([7, 1, 2]), 'blob y'), isCode('CorruptObject'));
+});
+
+test('compressed formats: known signatures are recognised, text and uncompressed containers are not', () => {
+  const pad = (head: Buffer): Buffer => Buffer.concat([head, Buffer.alloc(64, 0x41)]);
+  const yes: Record<string, Buffer> = {
+    jpeg: Buffer.from([0xff, 0xd8, 0xff, 0xe0]),
+    png: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    gif: Buffer.from('GIF89a'),
+    webp: Buffer.concat([Buffer.from('RIFF'), Buffer.from([1, 2, 3, 4]), Buffer.from('WEBPVP8 ')]),
+    gzip: Buffer.from([0x1f, 0x8b, 0x08, 0x00]),
+    zstd: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]),
+    zip: Buffer.from([0x50, 0x4b, 0x03, 0x04]),
+    mp4: Buffer.concat([Buffer.from([0, 0, 0, 0x20]), Buffer.from('ftypisom')]),
+    bzip2: Buffer.concat([Buffer.from('BZh9'), Buffer.from([0x31, 0x41, 0x59, 0x26, 0x53, 0x59])]),
+    woff2: Buffer.from('wOF2'),
+  };
+  for (const [name, head] of Object.entries(yes)) assert.ok(isCompressedFormat(pad(head)), name);
+  const no: Record<string, Buffer> = {
+    php: Buffer.from('<?php\n// OpenCart\n'),
+    sql: Buffer.from('INSERT INTO `oc_product` VALUES'),
+    wav: Buffer.concat([Buffer.from('RIFF'), Buffer.from([1, 2, 3, 4]), Buffer.from('WAVEfmt ')]),
+    bzText: Buffer.from('BZh9 is how this text begins'),
+    empty: Buffer.alloc(0),
+    shortJpeg: Buffer.from([0xff, 0xd8]),
+  };
+  for (const [name, head] of Object.entries(no)) assert.ok(!isCompressedFormat(name === 'empty' || name === 'shortJpeg' ? head : pad(head)), name);
+  // a raw encoding keeps compressible bytes as they are, and decodes to them
+  const text = Buffer.from('compressible '.repeat(5000));
+  const parts = encodeBlobParts(text, 3, true);
+  assert.equal(parts[0]![0], 0);
+  assert.deepEqual(decodeBlobPlain(Buffer.concat(parts), 'x'), text);
+  assert.equal(encodeBlobParts(text, 3)[0]![0], 1);
 });
 
 test('pack header: round trip gives offsets; a damaged or truncated header is reported by pack name', () => {

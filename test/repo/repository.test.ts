@@ -147,6 +147,33 @@ for (const store of ['memory', 'local'] as const) {
   });
 }
 
+test('blob workers: a file in a compressed format is stored raw without a trial, others are compressed; both read back exact', async () => {
+  const cache = await tempDir();
+  let repo: Repository | undefined;
+  try {
+    repo = await Repository.init(new LocalBackend(path.join(cache, 'repo')), { password: 'pw', cacheDir: cache, configOverrides: small });
+    const workers = repo.startWorkers(2);
+    // text that zstd shrinks ~10x, once plain and once (other lines, so no chunk is shared)
+    // behind a PNG signature
+    const lines = (word: string): Buffer => Buffer.from(Array.from({ length: 20_000 }, (_, i) => `${word} ${i}: lorem ipsum dolor sit amet\n`).join(''));
+    const text = lines('row');
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), lines('pixel')]);
+    await writeFile(path.join(cache, 'a.txt'), text);
+    await writeFile(path.join(cache, 'b.png'), png);
+    const plain = await workers.chunkFile(path.join(cache, 'a.txt'));
+    const image = await workers.chunkFile(path.join(cache, 'b.png'));
+    await repo.flush();
+    assert.ok(plain.added.bytes < text.length / 4, `text compressed (${plain.added.bytes} of ${text.length})`);
+    assert.ok(image.added.bytes > png.length, `compressed format stored raw (${image.added.bytes} of ${png.length})`);
+    assert.ok(image.content.length > 1, 'every chunk of the file, not only the first, is stored raw');
+    assert.deepEqual(Buffer.concat(await Promise.all(plain.content.map((id) => repo!.loadBlob(id)))), text);
+    assert.deepEqual(Buffer.concat(await Promise.all(image.content.map((id) => repo!.loadBlob(id)))), png);
+  } finally {
+    await repo?.close().catch(() => undefined);
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
 test('blob workers: streaming reads cut exactly where chunking the whole file at once would', async () => {
   const backend = new MemoryBackend();
   const cache = await tempDir();
