@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DIRECT_ALIGN, DIRECT_MIN, SequentialFile } from '../../src/storage/directWrite.js';
-import { writeWhole } from '../../src/repo/fileWrite.js';
+import { writeAtSync, writeWhole } from '../../src/repo/fileWrite.js';
 
 const STAGE = 1024 * 1024;
 /** part sizes around every edge the staging buffer and the block alignment have */
@@ -61,6 +61,18 @@ test('whole-file write: replaces a longer file, a link in the way is replaced no
       });
       assert.ok(seen >= 0, 'beforeClose ran');
       assert.ok((await readFile(file)).equals(data), `file of ${size} bytes over a longer one`);
+    }
+    // new files (created by the write, nothing to cut) and small ones written at once
+    for (const size of [0, 100, DIRECT_MIN + DIRECT_ALIGN + 17]) {
+      const data = randomBytes(size);
+      await writeWhole(Buffer.from(path.join(dir, `new${size}`)), data);
+      assert.ok((await readFile(path.join(dir, `new${size}`))).equals(data), `new file of ${size} bytes`);
+      const small = path.join(dir, `at${size}`);
+      writeAtSync(Buffer.from(small), data, 0, size);
+      assert.ok((await readFile(small)).equals(data), `new file of ${size} bytes written at once`);
+      await writeFile(small, randomBytes(size + 5000));
+      writeAtSync(Buffer.from(small), data, 0, size);
+      assert.ok((await readFile(small)).equals(data), `${size} bytes written at once over a longer file`);
     }
     const outside = path.join(dir, 'outside');
     await writeFile(outside, 'untouched');
