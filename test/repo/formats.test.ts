@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { makeSealer } from '../../src/repo/sealer.js';
 import { encodePackHeader, decodePackHeader, type PackEntry } from '../../src/repo/pack.js';
 import { encodeIndexSegment, decodeIndexSegment, type IndexSegment } from '../../src/repo/indexSegment.js';
-import { decodeTree, encodeTree } from '../../src/repo/tree.js';
+import { decodeTree, encodeTree, nodeKey } from '../../src/repo/tree.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../../src/repo/snapshot.js';
 import { createKeyFile, decodeKeyFile, encodeKeyFile, unlockKeyFile } from '../../src/repo/keyFile.js';
 import { newMasterKey } from '../../src/repo/masterKey.js';
@@ -134,6 +134,19 @@ test('tree: round trip; names that could escape the restore target are rejected'
     assert.throws(() => decodeTree(encodeTree(bad as typeof tree), hex()), isCode('CorruptObject'), name);
   }
   assert.throws(() => decodeTree(Buffer.from('{"nodes":[{"name":"d","type":"dir","mode":493,"mtimeNs":"1"}]}'), hex()), isCode('CorruptObject'));
+  // raw names are checked as the bytes they restore to, whatever their readable stand-in
+  for (const raw of [Buffer.from('..'), Buffer.from('a/b'), Buffer.from([0x61, 0, 0x62])]) {
+    const bad = { nodes: [{ ...tree.nodes[0], name: 'fine', nameRaw: raw.toString('base64') }] };
+    assert.throws(() => decodeTree(encodeTree(bad as typeof tree), hex()), isCode('CorruptObject'), raw.toString('hex'));
+  }
+  // map keys are the name's bytes as latin1: ASCII, UTF-8 and raw names alike; two entries with one key are rejected
+  const named = (name: string, nameRaw?: string) => ({ ...tree.nodes[0], name, ...(nameRaw ? { nameRaw } : {}) });
+  const odd = { nodes: [named('plain.txt'), named('caf\u00e9'), named('x\ufffd', Buffer.from([0x78, 0xff]).toString('base64'))] };
+  const decoded = decodeTree(encodeTree(odd), hex());
+  assert.deepEqual(decoded.nodes.map(nodeKey), [Buffer.from('plain.txt'), Buffer.from('caf\u00e9'), Buffer.from([0x78, 0xff])].map((b) => b.toString('latin1')));
+  for (const twice of [[named('a'), named('a')], [named('caf\u00e9'), named('other', Buffer.from('caf\u00e9').toString('base64'))]]) {
+    assert.throws(() => decodeTree(encodeTree({ nodes: twice }), hex()), (e: unknown) => isCode('CorruptObject')(e) && /duplicate/.test((e as Error).message));
+  }
 });
 
 test('snapshot: round trip and validation', () => {
