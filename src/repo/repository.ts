@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import pLimit from 'p-limit';
 import { OcvaultError } from '../errors/OcvaultError.js';
-import type { Backend } from '../storage/Backend.js';
+import type { Backend, ObjectInfo } from '../storage/Backend.js';
 import { CONFIG_NAME } from '../storage/Backend.js';
 import { blake3, prepareHashKey, type Blake3 } from './hash.js';
 import { makeSealer, type Cipher, type Sealer } from './sealer.js';
@@ -117,6 +117,9 @@ export class Repository {
     }
     const config = decodeRepoConfig(configBytes);
     const hasher = await blake3();
+    // Listings need no key: they run while scrypt derives it, when the main thread is idle.
+    const listings = Promise.all([backend.list('index'), backend.list('snapshots')]);
+    listings.catch(() => undefined); // awaited below, unless the unlock fails first
     const { master, keyName } = await unlockMaster(backend, config, opts.password, hasher);
     await prepareHashKey(master.id);
     const sealer = makeSealer(config.cipher, master.encryption);
@@ -131,8 +134,9 @@ export class Repository {
     const repo = new Repository(backend, config, master, keyName, hasher, sealer, index, cacheDir);
     repo.lockTiming = opts.lockTiming;
     try {
-      await repo.syncIndex();
-      await repo.syncSnapshots();
+      const [indexSegments, snapshots] = await listings;
+      await repo.syncIndex(indexSegments);
+      await repo.syncSnapshots(snapshots);
     } catch (e) {
       index.close();
       throw e;
@@ -202,8 +206,9 @@ export class Repository {
   // ---------- the local index ----------
 
   /** Brings the SQLite index up to date with index/ in the repository. */
-  async syncIndex(): Promise<void> {
-    const remote = new Set((await this.backend.list('index')).map((o) => o.name));
+  /** `listed`: the index folder as just listed, if the caller has it */
+  async syncIndex(listed?: readonly ObjectInfo[]): Promise<void> {
+    const remote = new Set((listed ?? (await this.backend.list('index'))).map((o) => o.name));
     const loaded = this.index.segmentNames();
     const owning = this.index.segmentsWithPacks();
     let rebuild = false;
@@ -456,8 +461,9 @@ export class Repository {
 
   // ---------- snapshots ----------
 
-  async syncSnapshots(): Promise<void> {
-    const remote = new Set((await this.backend.list('snapshots')).map((o) => o.name));
+  /** `listed`: the snapshots folder as just listed, if the caller has it */
+  async syncSnapshots(listed?: readonly ObjectInfo[]): Promise<void> {
+    const remote = new Set((listed ?? (await this.backend.list('snapshots'))).map((o) => o.name));
     const cached = this.index.snapshotIds();
     for (const id of cached) if (!remote.has(id)) this.index.removeSnapshot(id);
     const limit = pLimit(8);
