@@ -44,19 +44,17 @@ function worthCompressing(data: Uint8Array, level: number): boolean {
   return compress(data.subarray(at, at + SAMPLE), Math.min(level, PROBE_LEVEL)).length < SAMPLE - SAMPLE / 32;
 }
 
-const FLAG_RAW = Buffer.from([RAW]);
-const FLAG_ZSTD = Buffer.from([ZSTD]);
-
 /**
  * The plaintext as parts (flag byte, payload): a raw payload is the caller's bytes, not a copy.
+ * The flag byte is a buffer of its own each time (a sealer may encrypt the parts where they lie).
  * `raw`: the caller knows the bytes are compressed already (compressedFormats.ts).
  */
 export function encodeBlobParts(data: Uint8Array, level: number, raw = false): Uint8Array[] {
   if (!raw && data.length >= 64 && worthCompressing(data, level)) {
     const z = compress(data, level);
-    if (z.length < data.length - (data.length >> 5)) return [FLAG_ZSTD, z];
+    if (z.length < data.length - (data.length >> 5)) return [Uint8Array.of(ZSTD), z];
   }
-  return [FLAG_RAW, data];
+  return [Uint8Array.of(RAW), data];
 }
 
 export function encodeBlobPlain(data: Uint8Array, level: number): Buffer {

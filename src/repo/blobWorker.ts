@@ -105,9 +105,14 @@ class ChunkStream {
     const id = digest.toString('hex');
     this.content.push(id);
     if (!isNew(digest, id)) return;
-    const sealed = sealer.sealParts(encodeBlobParts(chunk, this.level, this.raw));
+    const parts = encodeBlobParts(chunk, this.level, this.raw);
+    // this worker's own pack copies the sealed parts at once: they may be encrypted where they
+    // lie (the chunk in the read buffer, the compressor's output), with no buffer made for them
+    const inPlace = packFile !== undefined;
+    const sealed = inPlace ? sealer.sealInPlace(parts) : sealer.sealParts(parts);
     const length = sealed.reduce((n, p) => n + p.length, 0);
-    collectAfter(length);
+    // what dies: a ciphertext of its own, or the compressor's output
+    collectAfter(inPlace && parts[1] === chunk ? 0 : length);
     if (packFile) {
       this.added.blobs++;
       this.added.bytes += length;
@@ -267,7 +272,8 @@ async function streamEnd(s: PushedStream, task: number): Promise<void> {
 
 /** Opens a sealed blob and checks it against its id; throws CorruptObject when damaged. */
 function openVerified(id: string, sealed: Uint8Array, what: string): Buffer {
-  const plain = decodeBlobPlain(sealer.open(sealed, what), what);
+  // decrypted where it lies: a piece of a pack read for this restore, or bytes moved here
+  const plain = decodeBlobPlain(sealer.openInPlace(sealed, what), what);
   const actual = hasher.keyed(idKey, plain).toString('hex');
   if (actual !== id) throw Object.assign(new Error(`${what} does not match its id (content damaged)`), { code: 'CorruptObject' });
   return plain;

@@ -119,7 +119,8 @@ export async function writeBlobs(pack: string, bytes: Uint8Array, blobs: readonl
       }
       done.bytes += plain.length;
     }
-    onOpened?.(plain.length);
+    // a view of `bytes` (a raw blob decrypted where it lay) leaves nothing to collect
+    onOpened?.(plain.buffer === bytes.buffer ? 0 : plain.length);
   }
   await Promise.all(mine);
   if (failure) throw failure;

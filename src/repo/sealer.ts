@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomFillSync, type CipherGCMTypes } from 'node:crypto';
 import { OcvaultError } from '../errors/OcvaultError.js';
+import { nativeAead } from './nativeAead.js';
 
 /** AEAD schemes a repository can use; 'none' only with an explicit --no-encryption. */
 export type Cipher = 'aes-256-gcm' | 'chacha20-poly1305' | 'none';
@@ -40,22 +41,37 @@ export interface Sealer {
   sealParts(parts: readonly Uint8Array[]): Buffer[];
   /** Throws CorruptObject naming `what` when authentication fails. */
   open(sealed: Uint8Array, what: string): Buffer;
+  /**
+   * As `sealParts`, but the parts may be encrypted where they lie (the caller gives them up):
+   * without the fresh buffer per ciphertext that node:crypto makes. Nonce and tag are new.
+   */
+  sealInPlace(parts: readonly Uint8Array[]): Uint8Array[];
+  /** As `open`, but the sealed bytes may be decrypted where they lie: the result may be a view of them. */
+  openInPlace(sealed: Uint8Array, what: string): Buffer;
 }
+
+/** The addon's numbers for the two AEAD schemes. */
+const NATIVE_CIPHER = { 'aes-256-gcm': 0, 'chacha20-poly1305': 1 } as const;
 
 export function makeSealer(cipher: Cipher, key: Buffer): Sealer {
   if (cipher === 'none') {
+    const view = (sealed: Uint8Array): Buffer => Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
     return {
       cipher,
       overhead: 0,
-      seal: (plain) => Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength),
+      seal: view,
       // a copy: the parts may be a read buffer that the caller reuses
       sealParts: (parts) => [Buffer.concat(parts as Uint8Array[])],
-      open: (sealed) => Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength),
+      open: view,
+      sealInPlace: (parts) => [...parts],
+      openInPlace: view,
     };
   }
   // Node's typings list chacha20-poly1305 apart from the GCM names; both take the same options.
   if (key.length !== 32) throw new OcvaultError('CorruptObject', 'encryption key must be 32 bytes');
-  return {
+  const damaged = (what: string): OcvaultError => new OcvaultError('CorruptObject', `${what} is damaged or was written with another key (authentication failed)`, { what });
+  const tooShort = (what: string): OcvaultError => new OcvaultError('CorruptObject', `${what} is damaged (too short to be sealed)`, { what });
+  const sealer: Sealer = {
     cipher,
     overhead: NONCE + TAG,
     seal(plain) {
@@ -79,7 +95,7 @@ export function makeSealer(cipher: Cipher, key: Buffer): Sealer {
       return out;
     },
     open(sealed, what) {
-      if (sealed.length < NONCE + TAG) throw new OcvaultError('CorruptObject', `${what} is damaged (too short to be sealed)`, { what });
+      if (sealed.length < NONCE + TAG) throw tooShort(what);
       const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
       const d = createDecipheriv(cipher as CipherGCMTypes, key, buf.subarray(0, NONCE), { authTagLength: TAG });
       d.setAuthTag(buf.subarray(buf.length - TAG));
@@ -88,8 +104,30 @@ export function makeSealer(cipher: Cipher, key: Buffer): Sealer {
         const rest = d.final();
         return rest.length ? Buffer.concat([body, rest]) : body;
       } catch {
-        throw new OcvaultError('CorruptObject', `${what} is damaged or was written with another key (authentication failed)`, { what });
+        throw damaged(what);
       }
+    },
+    // without the addon, in place is a wish the caller allows, not a promise: node:crypto's copies
+    sealInPlace: (parts) => sealer.sealParts(parts),
+    openInPlace: (sealed, what) => sealer.open(sealed, what),
+  };
+  const native = nativeAead();
+  if (!native) return sealer;
+  const id = NATIVE_CIPHER[cipher];
+  return {
+    ...sealer,
+    sealInPlace(parts) {
+      const nonce = freshNonce();
+      const tag = Buffer.allocUnsafe(TAG);
+      native.seal(id, key, nonce, parts, tag);
+      return [nonce, ...parts, tag];
+    },
+    openInPlace(sealed, what) {
+      if (sealed.length < NONCE + TAG) throw tooShort(what);
+      const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+      const body = buf.subarray(NONCE, buf.length - TAG);
+      if (!native.open(id, key, buf.subarray(0, NONCE), body, buf.subarray(buf.length - TAG))) throw damaged(what);
+      return body;
     },
   };
 }

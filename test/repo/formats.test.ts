@@ -9,6 +9,7 @@ import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../../src/repo/sn
 import { createKeyFile, decodeKeyFile, encodeKeyFile, unlockKeyFile } from '../../src/repo/keyFile.js';
 import { newMasterKey } from '../../src/repo/masterKey.js';
 import { decodeBlobPlain, encodeBlobParts, encodeBlobPlain } from '../../src/repo/blobCodec.js';
+import { nativeAead } from '../../src/repo/nativeAead.js';
 import { isCompressedFormat } from '../../src/repo/compressedFormats.js';
 import { decodeRepoConfig, encodeRepoConfig, newRepoConfig } from '../../src/repo/config.js';
 import { OcvaultError } from '../../src/errors/OcvaultError.js';
@@ -30,6 +31,37 @@ test('sealer: round trip, fresh nonce each time, any flipped bit is detected', (
       assert.throws(() => s.open(bad, 'blob x'), isCode('CorruptObject'));
     }
     assert.throws(() => makeSealer(cipher, randomBytes(32)).open(a, 'x'), isCode('CorruptObject'));
+  }
+});
+
+test('sealer: sealing and opening in place (the native addon) and through node:crypto read each other; damage is caught either way', () => {
+  assert.ok(nativeAead(), 'the native AEAD addon is built (npm install builds native/aead)');
+  for (const cipher of ['aes-256-gcm', 'chacha20-poly1305'] as const) {
+    const key = randomBytes(32);
+    const inPlace = makeSealer(cipher, key);
+    process.env.OCVAULT_NATIVE_AEAD = '0';
+    const viaNode = makeSealer(cipher, key);
+    delete process.env.OCVAULT_NATIVE_AEAD;
+    for (const sizes of [[1, 0], [1, 5000], [1, 128 * 1024 + 7], [3, 16, 1, 70_000]]) {
+      const plain = sizes.map((n) => randomBytes(n));
+      const whole = Buffer.concat(plain);
+      const parts = plain.map((p) => Buffer.from(p));
+      const sealed = Buffer.concat(inPlace.sealInPlace(parts));
+      assert.equal(sealed.length, whole.length + inPlace.overhead);
+      if (whole.length > 0) assert.ok(!Buffer.concat(parts).equals(whole), 'the parts were encrypted where they lay');
+      assert.deepEqual(viaNode.open(sealed, 'x'), whole, `${cipher} ${sizes}: node:crypto opens what the addon sealed`);
+      const other = Buffer.concat(viaNode.sealParts(plain));
+      const opened = inPlace.openInPlace(other, 'x');
+      assert.deepEqual(opened, whole, `${cipher} ${sizes}: the addon opens what node:crypto sealed`);
+      assert.equal(opened.buffer, other.buffer, 'opened where it lay');
+      for (const pos of [0, 12, sealed.length - 1]) {
+        const bad = Buffer.from(sealed);
+        bad[pos]! ^= 1;
+        assert.throws(() => inPlace.openInPlace(bad, 'blob y'), (e: unknown) => isCode('CorruptObject')(e) && /blob y/.test((e as Error).message));
+      }
+      assert.throws(() => makeSealer(cipher, randomBytes(32)).openInPlace(Buffer.from(sealed), 'x'), isCode('CorruptObject'));
+    }
+    assert.throws(() => inPlace.openInPlace(Buffer.alloc(27), 'short'), isCode('CorruptObject'));
   }
 });
 

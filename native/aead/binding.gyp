@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "aead",
+      "sources": ["aead.c"],
+      "cflags": ["-O2", "-Wall"]
+    }
+  ]
+}
