@@ -73,6 +73,25 @@ describe('encryption: no plaintext in the repository', () => {
     await compareTrees(src, target);
   });
 
+  for (const cipher of ['aes-256-gcm', 'chacha20-poly1305']) {
+    test(`${cipher}: what the native addon sealed restores through node:crypto, and the other way round`, async () => {
+      const t = await TestRepo.create({ init: false });
+      repos.push(t);
+      await t.ok(['init', '--cipher', cipher]);
+      const src = t.path('src');
+      await fsp.mkdir(src);
+      await markerTree(src, 'interop');
+      // text zstd shrinks and a PNG-headed file stored raw: both blob encodings
+      await fsp.writeFile(path.join(src, 'img.png'), Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(300_000)]));
+      const native = await t.backup([src]);
+      await compareTrees(src, await t.restore(native.id, t.path('by-node'), [], { env: { OCVAULT_NATIVE_AEAD: '0' } }));
+      await fsp.writeFile(path.join(src, 'later.bin'), randomBytes(200_000));
+      const viaNode = await t.backup([src], [], [0], { env: { OCVAULT_NATIVE_AEAD: '0' } });
+      assert.ok(viaNode.stats.addedBytes > 200_000, 'the second backup sealed new blobs');
+      await compareTrees(src, await t.restore(viaNode.id, t.path('by-native')));
+    });
+  }
+
   test('the same scan does find the plaintext in a --no-encryption repository (the scanner works)', async () => {
     const t = await TestRepo.create({ encryption: false });
     repos.push(t);
