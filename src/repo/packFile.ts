@@ -54,7 +54,7 @@ export class PackFileWriter {
     this.file = path.join(this.dir, `stage.${randomBytes(8).toString('hex')}.tmp`);
     try {
       fs.mkdirSync(this.dir, { recursive: true });
-      this.out = SequentialFile.open(this.file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      this.out = SequentialFile.open(this.file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600, (bytes) => this.hash.update(bytes));
     } catch (e) {
       this.failure = localFileError('create', this.file, e);
       throw this.failure;
@@ -72,7 +72,6 @@ export class PackFileWriter {
       void this.discard();
       throw this.failure;
     }
-    for (const p of parts) this.hash.update(p);
   }
 
   private fail(file: string, e: unknown): void {
@@ -96,6 +95,14 @@ export class PackFileWriter {
     if (!out) return;
     const header = encodePackHeader(this.entries, this.sealer);
     this.write([header]);
+    // the file hashes its bytes as they go out: the last of them once the input ends
+    try {
+      out.endInput();
+    } catch (e) {
+      this.fail(this.file, e);
+      void this.discard();
+      throw this.failure;
+    }
     const pack: StagedPack = { file: this.file, id: this.hash.digest().toString('hex'), size: this.bytes + header.length, blobs: this.entries };
     this.out = undefined;
     this.entries = [];

@@ -171,6 +171,8 @@ export class SequentialFile {
   /** bytes of the file handed to writes (a multiple of DIRECT_ALIGN while staging) */
   private written = 0;
   private closed = false;
+  /** set by endInput: nothing more is appended */
+  private ended = false;
   private readonly writing = new Set<Promise<void>>();
   private failure: unknown;
 
@@ -181,31 +183,36 @@ export class SequentialFile {
     readonly fd: number,
     private readonly file: string | Buffer,
     private stage: Buffer | undefined,
+    private readonly observe: ((bytes: Uint8Array) => void) | undefined,
   ) {
     this.direct = stage !== undefined;
   }
 
   /**
    * Opens `file` for writing. A file system that refuses O_DIRECT (EINVAL) gets the ordinary
-   * open, minus O_EXCL: the refused open may have created the file already.
+   * open, minus O_EXCL: the refused open may have created the file already. `observe` sees
+   * every byte of the file once, in order, as it goes out: a whole staging buffer at a time
+   * where bytes are staged (a pack's name is the hash of its bytes, and hashing 1 MiB at once
+   * costs less than the 4 parts of each blob one by one).
    */
-  static open(file: string | Buffer, flags: number, mode: number): SequentialFile {
+  static open(file: string | Buffer, flags: number, mode: number, observe?: (bytes: Uint8Array) => void): SequentialFile {
     let tried = false;
     const direct = openDirect((d) => {
       tried = true;
       return openSync(file, flags | d, mode);
     }, STAGE);
-    if (direct) return new SequentialFile(direct.fd, file, direct.stage);
+    if (direct) return new SequentialFile(direct.fd, file, direct.stage, observe);
     // a direct open that was refused may have created the file already
-    return new SequentialFile(openSync(file, tried ? flags & ~C.O_EXCL : flags, mode), file, undefined);
+    return new SequentialFile(openSync(file, tried ? flags & ~C.O_EXCL : flags, mode), file, undefined, observe);
   }
 
   /** Takes the parts (copied, when staged: they may be reused at once); throws an earlier write's failure. */
   append(parts: readonly Uint8Array[]): void {
     if (this.failure) throw this.failure;
-    if (this.direct && !this.stage) throw new Error('internal: append after finish');
+    if (this.ended) throw new Error('internal: append after finish');
     for (const p of parts) {
       if (!this.stage) {
+        this.observe?.(p);
         writeAllAtSync(this.fd, p, p.byteLength, this.written);
         this.written += p.byteLength;
         continue;
@@ -218,6 +225,7 @@ export class SequentialFile {
         this.staged += n;
         from += n;
         if (this.staged < buf.length) continue;
+        this.observe?.(buf);
         if (this.writing.size >= BACKGROUND_WRITES) {
           // the device is behind: this thread waits for it here and fills the same stage again
           writeAllAtSync(this.fd, buf, buf.length, this.written);
@@ -254,10 +262,16 @@ export class SequentialFile {
     if (this.failure) throw this.failure;
   }
 
-  /** Writes what is staged and waits for every write: the file then holds exactly the bytes appended (and any tail it had). */
-  async finish(): Promise<void> {
+  /**
+   * Ends the input, at once: what is still staged is observed and handed to writes (the tail
+   * written through the page cache here). Nothing can be appended after.
+   */
+  endInput(): void {
+    if (this.ended) return;
+    this.ended = true;
     const buf = this.stage;
     if (buf && this.staged > 0) {
+      this.observe?.(buf.subarray(0, this.staged));
       const whole = this.staged - (this.staged % DIRECT_ALIGN);
       // the tail first: the stage is handed to the background write after
       if (whole < this.staged) writeTail(this.file, buf.subarray(whole, this.staged), this.written + whole);
@@ -269,6 +283,11 @@ export class SequentialFile {
       this.written += tail;
       this.staged = 0;
     }
+  }
+
+  /** Ends the input and waits for every write: the file then holds exactly the bytes appended (and any tail it had). */
+  async finish(): Promise<void> {
+    this.endInput();
     await this.settle(0);
   }
 

@@ -31,7 +31,9 @@ test('sequential file: the bytes appended are the file, whatever the sizes of th
     for (const split of [SIZES, [SIZES.reduce((a, b) => a + b, 0)], [DIRECT_ALIGN * 3], [10]]) {
       const parts = split.map((n) => randomBytes(n));
       const file = path.join(dir, `f${split.length}-${split[0]}`);
-      const out = SequentialFile.open(file, C.O_WRONLY | C.O_CREAT | C.O_EXCL, 0o600);
+      // what the observer sees must be the file, in order (a pack is named by hashing it)
+      const seen: Buffer[] = [];
+      const out = SequentialFile.open(file, C.O_WRONLY | C.O_CREAT | C.O_EXCL, 0o600, (bytes) => seen.push(Buffer.from(bytes)));
       if (!direct) assert.equal(out.direct, false, 'the switch turns direct writes off');
       try {
         // a part at a time, waiting as a worker does, so background writes overlap the staging
@@ -44,6 +46,8 @@ test('sequential file: the bytes appended are the file, whatever the sizes of th
         await out.close();
       }
       assert.ok((await readFile(file)).equals(Buffer.concat(parts)), `${direct ? 'direct' : 'plain'} write of parts ${split.join(',')}`);
+      assert.ok(Buffer.concat(seen).equals(Buffer.concat(parts)), `observed bytes of parts ${split.join(',')}`);
+      assert.throws(() => out.append([Buffer.from('late')]), /after finish/);
     }
   });
 });
