@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { OcvaultError } from '../errors/OcvaultError.js';
 import { restore } from '../ops/restore.js';
-import { restoreDatabase } from '../ops/restoreDatabase.js';
-import { restoreStore } from '../ops/storeRestore.js';
 import { storeInfoFromMeta } from '../opencart/storeSnapshotInfo.js';
 import { withRepository, output, type GlobalOptions } from './context.js';
 import { formatBytes, formatDuration } from './output.js';
@@ -45,6 +43,8 @@ export function registerRestore(program: Command): void {
         if (storeInfoFromMeta(snapshot.meta)) {
           // a store: files to --target, the database into the one its config names (or --db)
           const warnings: string[] = [];
+          // store and database restores load their (database) code only when a snapshot needs it
+          const { restoreStore } = await import('../ops/storeRestore.js');
           const r = await restoreStore(repo, {
             snapshot: id,
             target: opts.target,
@@ -107,6 +107,7 @@ export function registerRestore(program: Command): void {
           out.print(`snapshot ${id.slice(0, 8)} also holds a database; give --db URL to restore it`);
         }
         if (wantDb) {
+          const { restoreDatabase } = await import('../ops/restoreDatabase.js');
           const r = await restoreDatabase(repo, {
             snapshot: id,
             url: opts.db!,

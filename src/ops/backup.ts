@@ -7,8 +7,7 @@ import type { BlobId } from '../repo/blobId.js';
 import { Archiver, type ArchiveProgress } from '../sources/files/archiver.js';
 import { parsePattern } from '../sources/files/glob.js';
 import { scanTotals, type ScanTotals } from '../sources/files/scanner.js';
-import { parseConnectionUrl, redactConnectionUrl, type TableDump } from '../sources/mysql/index.js';
-import { backupDatabase } from './databaseSnapshot.js';
+import type { TableDump } from '../sources/mysql/index.js';
 import { selectParent } from './selectParent.js';
 
 /** Temporary uploads older than this were left by a process that died. */
@@ -61,7 +60,10 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const started = Date.now();
   const paths = opts.paths.map((p) => path.resolve(p));
   const host = opts.host ?? hostname();
-  const target = opts.database ? parseConnectionUrl(opts.database.url) : undefined;
+  // The database code (~30 modules) loads only for a backup that has a database: a files-only
+  // backup started ~40 ms sooner without it (an unchanged one takes under a second).
+  const mysql = opts.database ? await import('../sources/mysql/index.js') : undefined;
+  const target = opts.database ? mysql!.parseConnectionUrl(opts.database.url) : undefined;
   await repo.lockShared();
   await repo.adoptUnindexedPacks();
   await repo.backend.removeStaleTemporaries?.(STALE_TEMPORARY_MS);
@@ -74,11 +76,12 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   let databaseStats: DatabaseStats | undefined;
   if (opts.database && target) {
     try {
+      const { backupDatabase } = await import('./databaseSnapshot.js');
       const db = await backupDatabase(repo, workers, opts.database.url, { schemaOnly: opts.database.schemaOnly, parallel: opts.database.parallel, tables: opts.database.tables, onTable: opts.onTable });
       const m = db.manifest;
       database = db.id;
       databaseStats = {
-        source: redactConnectionUrl(target),
+        source: mysql!.redactConnectionUrl(target),
         database: m.database,
         tables: m.tables.length,
         rows: m.tables.reduce((n, t) => n + t.rowCount, 0),

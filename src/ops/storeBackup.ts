@@ -7,7 +7,6 @@ import { defaultStoreExcludes, storeUserExclude, type TreeLayout } from '../open
 import { storeMeta, type StoreSnapshotInfo } from '../opencart/storeSnapshotInfo.js';
 import { volatileTableNames } from '../opencart/volatileTables.js';
 import { backup, type BackupOptions, type BackupResult } from './backup.js';
-import { storeNameFromDatabase } from './storeQueries.js';
 
 export interface StoreBackupOptions extends Omit<BackupOptions, 'paths' | 'database' | 'store' | 'meta'> {
   /** leave out the caches, logs and sessions (default true) */
@@ -48,6 +47,8 @@ export async function planStoreBackup(store: DetectedStore, opts: StoreBackupOpt
     throw new OcvaultError('Usage', `the store ${store.root} and its moved storage ${store.storage!.path} have the same folder name; ocvault saves both in one snapshot by name, so rename one of them`);
   }
   const layout: TreeLayout = external ? { layout: 'split', rootEntry, storageEntry } : { layout: 'root' };
+  // loaded here, not with the module: the database code is not needed for a files-only backup
+  const { storeNameFromDatabase } = await import('./storeQueries.js');
   const name = (await storeNameFromDatabase(url, store.db.prefix)) ?? urlHost(store.url) ?? rootEntry;
   const info: StoreSnapshotInfo = {
     store: name,
