@@ -1,4 +1,4 @@
-import { promises as fsp, lstatSync, readdirSync } from 'node:fs';
+import { promises as fsp, lstatSync, readdirSync, type BigIntStats, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import pLimit from 'p-limit';
 import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
@@ -8,7 +8,7 @@ import { decodeTree, encodeTree, nodeKey, sameNode, sortNodes, type Tree, type T
 import type { BlobId } from '../../repo/blobId.js';
 import { matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
-import { linkTarget, nodeFromStat, nodeType, unchanged } from './fileNode.js';
+import { linkTarget, nodeFromStat, nodeType, sameFileStat, unchanged, unchangedFileNode } from './fileNode.js';
 
 export interface ArchiveProgress {
   files: number;
@@ -174,14 +174,21 @@ export class Archiver {
    * device), else a promise of it; undefined when excluded, vanished or unreadable.
    */
   private entry(abs: Buffer, name: Buffer, rel: string, parentNode: TreeNode | undefined): TreeNode | undefined | Promise<TreeNode | undefined> {
-    let st: import('node:fs').BigIntStats;
-    try {
-      st = lstatSync(abs, { bigint: true });
-    } catch (e) {
-      const code = errnoCode(e);
-      this.warn(code === 'ENOENT' ? `${printablePath(abs)} vanished before it could be read` : `cannot read ${printablePath(abs)}: ${code ?? (e as Error).message}`);
-      return undefined;
+    // What the parent has as a file is most likely an unchanged file, and a plain lstat tells:
+    // BigInt stats were a quarter of what an unchanged backup allocated (33 of 135 MB).
+    if (!this.opts.readAll && parentNode?.type === 'file') {
+      const plain = this.lstatOrWarn(abs, false);
+      if (!plain) return undefined;
+      if (plain.isFile() && sameFileStat(plain, parentNode)) {
+        if (matchesAny(this.opts.excludes, rel, false)) return undefined;
+        this.progress.files++;
+        this.progress.bytes += plain.size;
+        this.progress.unchangedFiles++;
+        return unchangedFileNode(name, plain, parentNode);
+      }
     }
+    const st = this.lstatOrWarn(abs, true);
+    if (!st) return undefined;
     const type = nodeType(st);
     if (matchesAny(this.opts.excludes, rel, type === 'dir')) return undefined;
     if (!type) {
@@ -203,6 +210,19 @@ export class Archiver {
       return node;
     }
     return this.readFile(abs, node, parentNode);
+  }
+
+  /** lstat of a directory entry; undefined (and a warning) when it vanished or cannot be read */
+  private lstatOrWarn(abs: Buffer, bigint: true): BigIntStats | undefined;
+  private lstatOrWarn(abs: Buffer, bigint: false): Stats | undefined;
+  private lstatOrWarn(abs: Buffer, bigint: boolean): BigIntStats | Stats | undefined {
+    try {
+      return lstatSync(abs, { bigint });
+    } catch (e) {
+      const code = errnoCode(e);
+      this.warn(code === 'ENOENT' ? `${printablePath(abs)} vanished before it could be read` : `cannot read ${printablePath(abs)}: ${code ?? (e as Error).message}`);
+      return undefined;
+    }
   }
 
   private async saveSubdir(abs: Buffer, rel: string, node: TreeNode, parentNode: TreeNode | undefined): Promise<TreeNode> {

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { BigIntStats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import type { NodeType, TreeNode } from '../../repo/tree.js';
 
 /** The name a tree keeps for raw directory-entry bytes (raw bytes kept when not UTF-8). */
@@ -10,7 +10,7 @@ export function nodeName(raw: Buffer): { name: string; nameRaw?: string } {
 }
 
 /** The node type of an lstat result; undefined for a socket (nothing to keep: its server makes it anew). */
-export function nodeType(st: BigIntStats): NodeType | undefined {
+export function nodeType(st: BigIntStats | Stats): NodeType | undefined {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
@@ -44,6 +44,60 @@ export function nodeFromStat(raw: Buffer, type: NodeType, st: BigIntStats): Tree
   if (type === 'file') node.size = Number(st.size);
   if (type === 'chardev' || type === 'blockdev') node.rdev = Number(st.rdev);
   return node;
+}
+
+/**
+ * A file's node from a plain (number) lstat, when it matches the parent's file node
+ * (`sameFileStat`): its times are the parent's exact nanosecond strings, the rest as
+ * `nodeFromStat` would give it, in the same key order.
+ */
+export function unchangedFileNode(raw: Buffer, st: Stats, parent: TreeNode): TreeNode {
+  const node = nodeName(raw) as TreeNode;
+  node.type = 'file';
+  node.mode = st.mode & 0o7777;
+  node.mtimeNs = parent.mtimeNs;
+  node.ctimeNs = parent.ctimeNs!;
+  node.inode = st.ino;
+  node.uid = st.uid;
+  node.gid = st.gid;
+  node.size = st.size;
+  node.content = parent.content;
+  return node;
+}
+
+/**
+ * Milliseconds as node's plain lstat gives them for a time of `ns` nanoseconds: seconds * 1e3
+ * + nanoseconds / 1e6, in doubles, from the timespec (whole seconds rounded down, so the
+ * nanoseconds are never negative). Equal doubles mean times within ~0.25 us of each other.
+ */
+export function msOfNs(ns: string): number {
+  if (ns[0] !== '-' && ns.length > 9) return Number(ns.slice(0, -9)) * 1000 + Number(ns.slice(-9)) / 1e6;
+  const n = BigInt(ns);
+  let sec = n / 1_000_000_000n;
+  let nsec = n % 1_000_000_000n;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += 1_000_000_000n;
+  }
+  return Number(sec) * 1000 + Number(nsec) / 1e6;
+}
+
+/**
+ * `unchanged` for a plain lstat of a regular file. Its times are doubles of milliseconds, so two
+ * times closer than ~0.25 us compare equal: a change slips through only if size and inode stay
+ * and both mtime and ctime moved by less than that, while the kernel stamps ctime at every write
+ * from a clock that the lstat of the last backup already stood between.
+ */
+export function sameFileStat(st: Stats, parent: TreeNode): boolean {
+  return (
+    parent.type === 'file' &&
+    Array.isArray(parent.content) &&
+    parent.ctimeNs !== undefined &&
+    parent.size === st.size &&
+    parent.inode === st.ino &&
+    msOfNs(parent.mtimeNs) === st.mtimeMs &&
+    msOfNs(parent.ctimeNs) === st.ctimeMs
+  );
 }
 
 /** A file whose size, mtime, ctime and inode match the parent's node is not read again. */
