@@ -47,21 +47,21 @@ export function nodeFromStat(raw: Buffer, type: NodeType, st: BigIntStats): Tree
 }
 
 /**
- * A file's node from a plain (number) lstat, when it matches the parent's file node
- * (`sameFileStat`): its times are the parent's exact nanosecond strings, the rest as
- * `nodeFromStat` would give it, in the same key order.
+ * A regular file's node from a plain (number) lstat, as `nodeFromStat` gives it (same fields,
+ * same key order), with the times given: nanoseconds a plain lstat cannot hold. An unchanged
+ * file keeps its parent's (`sameFileStat`); a file to be read gets those of the fstat it is read
+ * under.
  */
-export function unchangedFileNode(raw: Buffer, st: Stats, parent: TreeNode): TreeNode {
+export function fileNodeFromStat(raw: Buffer, st: Stats, mtimeNs: string, ctimeNs: string): TreeNode {
   const node = nodeName(raw) as TreeNode;
   node.type = 'file';
   node.mode = st.mode & 0o7777;
-  node.mtimeNs = parent.mtimeNs;
-  node.ctimeNs = parent.ctimeNs!;
+  node.mtimeNs = mtimeNs;
+  node.ctimeNs = ctimeNs;
   node.inode = st.ino;
   node.uid = st.uid;
   node.gid = st.gid;
   node.size = st.size;
-  node.content = parent.content;
   return node;
 }
 
