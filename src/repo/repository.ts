@@ -205,8 +205,7 @@ export class Repository {
 
   // ---------- the local index ----------
 
-  /** Brings the SQLite index up to date with index/ in the repository. */
-  /** `listed`: the index folder as just listed, if the caller has it */
+  /** Brings the SQLite index up to date with index/ in the repository (`listed`: that folder as just listed, if the caller has it). */
   async syncIndex(listed?: readonly ObjectInfo[]): Promise<void> {
     const remote = new Set((listed ?? (await this.backend.list('index'))).map((o) => o.name));
     const loaded = this.index.segmentNames();
@@ -461,7 +460,7 @@ export class Repository {
 
   // ---------- snapshots ----------
 
-  /** `listed`: the snapshots folder as just listed, if the caller has it */
+  /** Brings the cached snapshot list up to date with snapshots/ (`listed`: that folder as just listed, if the caller has it). */
   async syncSnapshots(listed?: readonly ObjectInfo[]): Promise<void> {
     const remote = new Set((listed ?? (await this.backend.list('snapshots'))).map((o) => o.name));
     const cached = this.index.snapshotIds();
