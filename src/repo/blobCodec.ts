@@ -1,5 +1,17 @@
-import { Compressor, Decompressor } from 'zstd-napi';
+import { createRequire } from 'node:module';
+import type { Compressor, Decompressor } from 'zstd-napi';
 import { OcvaultError } from '../errors/OcvaultError.js';
+
+type ZstdModule = typeof import('zstd-napi');
+let zstdModule: ZstdModule | undefined;
+
+/**
+ * zstd-napi, loaded at first use rather than with this module (~20 ms here): opening a
+ * repository has it loaded while scrypt derives the key, when the main thread is idle anyway.
+ */
+export function zstd(): ZstdModule {
+  return (zstdModule ??= createRequire(import.meta.url)('zstd-napi') as ZstdModule);
+}
 
 /**
  * The plaintext inside a sealed blob: one flag byte (0 raw, 1 zstd) then the bytes. Blobs are
@@ -28,7 +40,7 @@ const compressors = new Map<number, Compressor>();
 function compress(data: Uint8Array, level: number): Buffer {
   let c = compressors.get(level);
   if (!c) {
-    c = new Compressor();
+    c = new (zstd().Compressor)();
     c.setParameters({ compressionLevel: level });
     compressors.set(level, c);
   }
@@ -82,7 +94,7 @@ let decompressor: Decompressor | undefined;
  * dropped instead.
  */
 function unzstd(data: Buffer): Buffer {
-  decompressor ??= new Decompressor();
+  decompressor ??= new (zstd().Decompressor)();
   try {
     return decompressor.decompress(data);
   } catch (e) {

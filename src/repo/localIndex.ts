@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BlobId, BlobType } from './blobId.js';
@@ -14,6 +15,18 @@ export interface BlobLocation {
   offset: number;
   length: number;
   rawLength: number;
+}
+
+type SqliteModule = typeof Database;
+let sqliteModule: SqliteModule | undefined;
+
+/**
+ * better-sqlite3, loaded at first use rather than with this module (~13 ms here): opening a
+ * repository has it loaded while scrypt derives the key, when the main thread is idle anyway
+ * (`loadNativeModules`).
+ */
+export function sqlite(): SqliteModule {
+  return (sqliteModule ??= createRequire(import.meta.url)('better-sqlite3') as SqliteModule);
 }
 
 const SCHEMA = `
@@ -70,7 +83,7 @@ export class LocalIndex {
   };
 
   private constructor(readonly file: string, readonly readonly: boolean) {
-    this.db = new Database(file, { readonly, fileMustExist: readonly });
+    this.db = new (sqlite())(file, { readonly, fileMustExist: readonly });
     if (!readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');

@@ -9,13 +9,13 @@ import { makeSealer, type Cipher, type Sealer } from './sealer.js';
 import { newMasterKey, type MasterKey } from './masterKey.js';
 import { createKeyFile, decodeKeyFile, encodeKeyFile, unlockKeyFile } from './keyFile.js';
 import { decodeRepoConfig, encodeRepoConfig, newRepoConfig, type RepoConfig } from './config.js';
-import { LocalIndex, type BlobLocation } from './localIndex.js';
+import { LocalIndex, sqlite, type BlobLocation } from './localIndex.js';
 import { PackWriter, type WrittenPack } from './packWriter.js';
 import { writeBlobs, type BlobWrite, type WrittenBlobs } from './blobWrites.js';
 import { decodeIndexSegment, encodeIndexSegment, type IndexSegment } from './indexSegment.js';
 import { decodePackHeader, headerReadGuess, type PackEntry } from './pack.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.js';
-import { decodeBlobPlain, encodeBlobParts } from './blobCodec.js';
+import { decodeBlobPlain, encodeBlobParts, zstd } from './blobCodec.js';
 import { openObject, sealObject } from './objectCodec.js';
 import { acquireLock, type HeldLock } from './repoLock.js';
 import type { LockTiming } from './lock.js';
@@ -120,7 +120,8 @@ export class Repository {
     // Listings need no key: they run while scrypt derives it, when the main thread is idle.
     const listings = Promise.all([backend.list('index'), backend.list('snapshots')]);
     listings.catch(() => undefined); // awaited below, unless the unlock fails first
-    const { master, keyName } = await unlockMaster(backend, config, opts.password, hasher);
+    // the native modules every command needs next load while the key is derived (~30 ms)
+    const { master, keyName } = await unlockMaster(backend, config, opts.password, hasher, loadNativeModules);
     await prepareHashKey(master.id);
     const sealer = makeSealer(config.cipher, master.encryption);
     const cacheDir = path.join(opts.cacheDir ?? defaultCacheDir(), config.id);
@@ -555,7 +556,13 @@ export class Repository {
   }
 }
 
-async function unlockMaster(backend: Backend, config: RepoConfig, password: string | undefined, hasher: Blake3): Promise<{ master: MasterKey; keyName: string }> {
+/** Loads the native modules that load at first use (SQLite, zstd), so that use does not wait. */
+function loadNativeModules(): void {
+  sqlite();
+  zstd();
+}
+
+async function unlockMaster(backend: Backend, config: RepoConfig, password: string | undefined, hasher: Blake3, whileDeriving?: () => void): Promise<{ master: MasterKey; keyName: string }> {
   const keys = await backend.list('keys');
   if (keys.length === 0) throw new OcvaultError('CorruptObject', `repository ${backend.location} has no keys`);
   let wrong: OcvaultError | undefined;
@@ -580,7 +587,7 @@ async function unlockMaster(backend: Backend, config: RepoConfig, password: stri
       continue;
     }
     try {
-      return { master: await unlockKeyFile(file, password, k.name), keyName: k.name };
+      return { master: await unlockKeyFile(file, password, k.name, whileDeriving), keyName: k.name };
     } catch (e) {
       if (e instanceof OcvaultError && (e.code === 'WrongPassword' || e.code === 'NoPassword')) {
         wrong = e;
