@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { MemoryBackend } from '../../src/storage/MemoryBackend.js';
 import { LocalBackend } from '../../src/storage/LocalBackend.js';
+import type { Backend } from '../../src/storage/Backend.js';
 import { Repository } from '../../src/repo/repository.js';
 import { OcvaultError } from '../../src/errors/OcvaultError.js';
 import type { Snapshot } from '../../src/repo/snapshot.js';
@@ -15,6 +16,24 @@ const small = { packSize: 1024 * 1024, chunker: { min: 4096, avg: 16384, max: 65
 
 async function tempDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'ocv-repo-'));
+}
+
+/**
+ * Runs `body` with a new repository (its packs in memory, or in `cache`/repo) whose cache is
+ * `cache`; closes it and removes `cache` after, whatever happens: a failed assertion must not
+ * leave blob workers keeping the test alive.
+ */
+async function withNewRepository(store: 'memory' | 'local', configOverrides: typeof small | undefined, body: (repo: Repository, cache: string, backend: Backend) => Promise<void>): Promise<void> {
+  const cache = await tempDir();
+  const backend = store === 'memory' ? new MemoryBackend() : new LocalBackend(path.join(cache, 'repo'));
+  let repo: Repository | undefined;
+  try {
+    repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides });
+    await body(repo, cache, backend);
+  } finally {
+    await repo?.close().catch(() => undefined);
+    await rm(cache, { recursive: true, force: true });
+  }
 }
 
 function snap(tree: string, time: string): Snapshot {
@@ -89,12 +108,7 @@ test('repository: a damaged pack is reported by name when a blob in it is read',
 for (const store of ['memory', 'local'] as const) {
   // memory: workers hand sealed blobs to the main thread; local: they write packs of their own
   test(`blob workers (${store} store): a file chunked in a worker restores to the same bytes, and known blobs are not sealed again`, async () => {
-    const cache = await tempDir();
-    const backend = store === 'memory' ? new MemoryBackend() : new LocalBackend(path.join(cache, 'repo'));
-    // closed in finally: a failed assertion must not leave the workers keeping the test alive
-    let repo: Repository | undefined;
-    try {
-      repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides: small });
+    await withNewRepository(store, small, async (repo, cache, backend) => {
       const workers = repo.startWorkers(2);
       const file = path.join(cache, 'f.bin');
       const data = randomBytes(3 * 1024 * 1024 + 123);
@@ -104,7 +118,7 @@ for (const store of ['memory', 'local'] as const) {
       assert.equal(first.size, data.length);
       assert.ok(first.added.bytes >= data.length);
       assert.equal(first.added.blobs, new Set(first.content).size);
-      const parts = await Promise.all(first.content.map((id) => repo!.loadBlob(id)));
+      const parts = await Promise.all(first.content.map((id) => repo.loadBlob(id)));
       assert.deepEqual(Buffer.concat(parts), data);
       const second = await workers.chunkFile(file);
       assert.deepEqual(second.content, first.content);
@@ -112,19 +126,11 @@ for (const store of ['memory', 'local'] as const) {
       const packs = await backend.list('data');
       const packBytes = packs.reduce((n, p) => n + p.size, 0);
       assert.ok(packBytes < first.added.bytes + 64 * 1024, `packs hold each blob once (${packBytes} bytes for ${first.added.bytes})`);
-    } finally {
-      await repo?.close().catch(() => undefined);
-      await rm(cache, { recursive: true, force: true });
-    }
+    });
   });
 
   test(`blob workers (${store} store): the same file chunked by both workers at once is stored once`, async () => {
-    const cache = await tempDir();
-    const backend = store === 'memory' ? new MemoryBackend() : new LocalBackend(path.join(cache, 'repo'));
-    // closed in finally: a failed assertion must not leave the workers keeping the test alive
-    let repo: Repository | undefined;
-    try {
-      repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides: small });
+    await withNewRepository(store, small, async (repo, cache, backend) => {
       const workers = repo.startWorkers(2);
       const data = randomBytes(4 * 1024 * 1024);
       const files = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
@@ -137,21 +143,15 @@ for (const store of ['memory', 'local'] as const) {
       const added = results.reduce((n, r) => n + r.added.blobs, 0);
       assert.equal(added, new Set(results[0]!.content).size, 'each chunk stored by exactly one task');
       for (const r of results) assert.deepEqual(r.content, results[0]!.content);
-      assert.deepEqual(Buffer.concat(await Promise.all(results[0]!.content.map((id) => repo!.loadBlob(id)))), data);
+      assert.deepEqual(Buffer.concat(await Promise.all(results[0]!.content.map((id) => repo.loadBlob(id)))), data);
       const packBytes = (await backend.list('data')).reduce((n, p) => n + p.size, 0);
       assert.ok(packBytes < data.length + 256 * 1024, `one copy stored (${packBytes} bytes of packs for ${data.length})`);
-    } finally {
-      await repo?.close().catch(() => undefined);
-      await rm(cache, { recursive: true, force: true });
-    }
+    });
   });
 }
 
 test('blob workers: a file in a compressed format is stored raw without a trial, others are compressed; both read back exact', async () => {
-  const cache = await tempDir();
-  let repo: Repository | undefined;
-  try {
-    repo = await Repository.init(new LocalBackend(path.join(cache, 'repo')), { password: 'pw', cacheDir: cache, configOverrides: small });
+  await withNewRepository('local', small, async (repo, cache) => {
     const workers = repo.startWorkers(2);
     // text that zstd shrinks ~10x, once plain and once (other lines, so no chunk is shared)
     // behind a PNG signature
@@ -166,21 +166,13 @@ test('blob workers: a file in a compressed format is stored raw without a trial,
     assert.ok(plain.added.bytes < text.length / 4, `text compressed (${plain.added.bytes} of ${text.length})`);
     assert.ok(image.added.bytes > png.length, `compressed format stored raw (${image.added.bytes} of ${png.length})`);
     assert.ok(image.content.length > 1, 'every chunk of the file, not only the first, is stored raw');
-    assert.deepEqual(Buffer.concat(await Promise.all(plain.content.map((id) => repo!.loadBlob(id)))), text);
-    assert.deepEqual(Buffer.concat(await Promise.all(image.content.map((id) => repo!.loadBlob(id)))), png);
-  } finally {
-    await repo?.close().catch(() => undefined);
-    await rm(cache, { recursive: true, force: true });
-  }
+    assert.deepEqual(Buffer.concat(await Promise.all(plain.content.map((id) => repo.loadBlob(id)))), text);
+    assert.deepEqual(Buffer.concat(await Promise.all(image.content.map((id) => repo.loadBlob(id)))), png);
+  });
 });
 
 test('blob workers: streaming reads cut exactly where chunking the whole file at once would', async () => {
-  const backend = new MemoryBackend();
-  const cache = await tempDir();
-  // closed in finally: a failed assertion must not leave the workers keeping the test alive
-  let repo: Repository | undefined;
-  try {
-    repo = await Repository.init(backend, { password: 'pw', cacheDir: cache });
+  await withNewRepository('memory', undefined, async (repo, cache) => {
     const workers = repo.startWorkers(1);
     // Long zero runs have no boundary, so the read buffer must grow up to the maximum size.
     const data = Buffer.concat([randomBytes(5 * 1024 * 1024), Buffer.alloc(12 * 1024 * 1024), randomBytes(7 * 1024 * 1024 + 99)]);
@@ -196,19 +188,12 @@ test('blob workers: streaming reads cut exactly where chunking the whole file at
     }
     assert.deepEqual(got.content, expected);
     await repo.flush();
-    assert.deepEqual(Buffer.concat(await Promise.all(got.content.map((id) => repo!.loadBlob(id)))), data);
-  } finally {
-    await repo?.close().catch(() => undefined);
-    await rm(cache, { recursive: true, force: true });
-  }
+    assert.deepEqual(Buffer.concat(await Promise.all(got.content.map((id) => repo.loadBlob(id)))), data);
+  });
 });
 
 test('blob workers: a worker that died fails the next flush and task at once instead of leaving them unanswered', async () => {
-  const cache = await tempDir();
-  // closed in finally: a failed assertion must not leave the workers keeping the test alive
-  let repo: Repository | undefined;
-  try {
-    repo = await Repository.init(new LocalBackend(path.join(cache, 'repo')), { password: 'pw', cacheDir: cache, configOverrides: small });
+  await withNewRepository('local', small, async (repo, cache) => {
     const workers = repo.startWorkers(2);
     const file = path.join(cache, 'f.bin');
     await writeFile(file, randomBytes(200_000));
@@ -221,8 +206,5 @@ test('blob workers: a worker that died fails the next flush and task at once ins
     const results = await Promise.allSettled([0, 1, 2, 3].map(() => deadline(workers.chunkFile(file))));
     assert.ok(results.some((r) => r.status === 'rejected' && /blob worker exited/.test(String(r.reason))), 'tasks given to the dead worker fail');
     assert.ok(results.every((r) => r.status === 'fulfilled' || !/hung/.test(String(r.reason))), 'nothing hangs');
-  } finally {
-    await repo?.close().catch(() => undefined);
-    await rm(cache, { recursive: true, force: true });
-  }
+  });
 });
