@@ -66,21 +66,15 @@ export function encodeTree(tree: Tree): Buffer {
   return Buffer.from(JSON.stringify({ nodes: tree.nodes }));
 }
 
-/** Why a restored name would not stay one entry inside its directory; undefined when safe. */
-function unsafeName(bytes: Buffer): string | undefined {
-  if (bytes.length === 0) return 'empty name';
-  if (bytes.length === 1 && bytes[0] === 0x2e) return 'name "."';
-  if (bytes.length === 2 && bytes[0] === 0x2e && bytes[1] === 0x2e) return 'name ".."';
-  if (bytes.includes(0x2f)) return 'name with "/"';
-  if (bytes.includes(0)) return 'name with a NUL byte';
-  return undefined;
-}
-
-/** The same checks on a name of ASCII characters, whose UTF-8 bytes are its characters. */
-function unsafeAsciiName(name: string): string | undefined {
+/**
+ * Why a restored name would not stay one entry inside its directory; undefined when safe.
+ * `name`: its bytes, or an ASCII string (whose characters are its bytes).
+ */
+function unsafeName(name: Buffer | string): string | undefined {
   if (name.length === 0) return 'empty name';
-  if (name === '.') return 'name "."';
-  if (name === '..') return 'name ".."';
+  const short = name.length <= 2 ? (typeof name === 'string' ? name : name.toString('latin1')) : '';
+  if (short === '.') return 'name "."';
+  if (short === '..') return 'name ".."';
   if (name.includes('/')) return 'name with "/"';
   if (name.includes('\0')) return 'name with a NUL byte';
   return undefined;
@@ -125,17 +119,9 @@ export function decodeTree(bytes: Uint8Array, id: string): Tree {
     if (typeof n !== 'object' || n === null || typeof n.name !== 'string') throw bad(`entry without a name ${shown(n)}`);
     if (n.nameRaw !== undefined && !strictBase64(n.nameRaw)) throw bad(`bad raw name for ${shown(n)}`);
     // The bytes a restore writes are what must be safe, not just the readable stand-in.
-    let key: string;
-    if (isAsciiName(n)) {
-      const unsafe = unsafeAsciiName(n.name);
-      if (unsafe) throw bad(`unsafe entry ${shown(n)} (${unsafe})`);
-      key = n.name;
-    } else {
-      const nameBytes = nodeNameBytes(n);
-      const unsafe = unsafeName(Buffer.from(n.name, 'utf8')) ?? unsafeName(nameBytes);
-      if (unsafe) throw bad(`unsafe entry ${shown(n)} (${unsafe})`);
-      key = nameBytes.toString('latin1');
-    }
+    const unsafe = isAsciiName(n) ? unsafeName(n.name) : (unsafeName(Buffer.from(n.name, 'utf8')) ?? unsafeName(nodeNameBytes(n)));
+    if (unsafe) throw bad(`unsafe entry ${shown(n)} (${unsafe})`);
+    const key = nodeKey(n);
     if (seen.has(key)) throw bad(`duplicate entry ${shown(n)}`);
     seen.add(key);
     if (typeof n.type !== 'string' || !['file', 'dir', 'symlink', ...SPECIAL_TYPES].includes(n.type)) throw bad(`unknown node type for ${shown(n)}`);
