@@ -28,39 +28,37 @@ export function linkTarget(raw: Buffer): { target: string; targetRaw?: string } 
 }
 
 /**
- * Metadata of a node from lstat; content, subtree or target are filled in by the caller.
- * Built field by field, in the order trees have always been written (JSON keeps insertion
- * order, so unchanged directories keep their tree ids): spreads cost ~10 µs a file here.
+ * A node's metadata fields, set one by one in the order trees have always been written: JSON
+ * keeps insertion order, so unchanged directories keep their tree ids (and spreads cost ~10 µs
+ * a file here).
  */
-export function nodeFromStat(raw: Buffer, type: NodeType, st: BigIntStats): TreeNode {
+function statNode(raw: Buffer, type: NodeType, mode: number, mtimeNs: string, ctimeNs: string, inode: number, uid: number, gid: number): TreeNode {
   const node = nodeName(raw) as TreeNode;
   node.type = type;
-  node.mode = Number(st.mode & 0o7777n);
-  node.mtimeNs = st.mtimeNs.toString();
-  node.ctimeNs = st.ctimeNs.toString();
-  node.inode = Number(st.ino);
-  node.uid = Number(st.uid);
-  node.gid = Number(st.gid);
+  node.mode = mode;
+  node.mtimeNs = mtimeNs;
+  node.ctimeNs = ctimeNs;
+  node.inode = inode;
+  node.uid = uid;
+  node.gid = gid;
+  return node;
+}
+
+/** Metadata of a node from lstat; content, subtree or target are filled in by the caller. */
+export function nodeFromStat(raw: Buffer, type: NodeType, st: BigIntStats): TreeNode {
+  const node = statNode(raw, type, Number(st.mode & 0o7777n), st.mtimeNs.toString(), st.ctimeNs.toString(), Number(st.ino), Number(st.uid), Number(st.gid));
   if (type === 'file') node.size = Number(st.size);
   if (type === 'chardev' || type === 'blockdev') node.rdev = Number(st.rdev);
   return node;
 }
 
 /**
- * A regular file's node from a plain (number) lstat, as `nodeFromStat` gives it (same fields,
- * same key order), with the times given: nanoseconds a plain lstat cannot hold. An unchanged
- * file keeps its parent's (`sameFileStat`); a file to be read gets those of the fstat it is read
- * under.
+ * A regular file's node from a plain (number) lstat, as `nodeFromStat` gives it, with the
+ * times given: nanoseconds a plain lstat cannot hold. An unchanged file keeps its parent's
+ * (`sameFileStat`); a file to be read gets those of the fstat it is read under.
  */
 export function fileNodeFromStat(raw: Buffer, st: Stats, mtimeNs: string, ctimeNs: string): TreeNode {
-  const node = nodeName(raw) as TreeNode;
-  node.type = 'file';
-  node.mode = st.mode & 0o7777;
-  node.mtimeNs = mtimeNs;
-  node.ctimeNs = ctimeNs;
-  node.inode = st.ino;
-  node.uid = st.uid;
-  node.gid = st.gid;
+  const node = statNode(raw, 'file', st.mode & 0o7777, mtimeNs, ctimeNs, st.ino, st.uid, st.gid);
   node.size = st.size;
   return node;
 }

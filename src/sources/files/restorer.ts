@@ -98,7 +98,6 @@ function writeError(abs: Buffer, e: unknown): Error {
   return new OcvaultError('StorageError', `cannot write ${printablePath(abs)}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: abs.toString() });
 }
 
-
 /**
  * Restores a tree under a target directory: directories first, files in parallel (blobs
  * verified against their ids as they are read), then directory modes and times bottom-up so
