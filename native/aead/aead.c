@@ -7,6 +7,7 @@
  * so the output is byte for byte what node:crypto gives (the same library, the same modes).
  */
 #include <limits.h>
+#include <string.h>
 #include <node_api.h>
 #include <openssl/evp.h>
 
@@ -102,8 +103,31 @@ static napi_value open_(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * copy(dst, offset, src): copies src into dst at offset with memcpy. V8 copies a view of shared
+ * memory (a restore's pack pieces) with relaxed atomics, word by word: in the bench restore that
+ * copy into the direct-write stage was 0.7 CPU-s of ~8.
+ */
+static napi_value copy(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value a[3];
+  unsigned char *dst, *src;
+  size_t dl, sl;
+  int64_t offset;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 3) return NULL;
+  if (!bytes_of(env, a[0], &dst, &dl) || !bytes_of(env, a[2], &src, &sl)) return NULL;
+  if (napi_get_value_int64(env, a[1], &offset) != napi_ok || offset < 0 || (size_t)offset > dl || sl > dl - (size_t)offset) {
+    napi_throw_range_error(env, NULL, "copy out of bounds");
+    return NULL;
+  }
+  memcpy(dst + offset, src, sl);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value f;
+  napi_create_function(env, "copy", NAPI_AUTO_LENGTH, copy, NULL, &f);
+  napi_set_named_property(env, exports, "copy", f);
   napi_create_function(env, "seal", NAPI_AUTO_LENGTH, seal, NULL, &f);
   napi_set_named_property(env, exports, "seal", f);
   napi_create_function(env, "open", NAPI_AUTO_LENGTH, open_, NULL, &f);

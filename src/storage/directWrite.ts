@@ -1,6 +1,7 @@
 import { closeSync, constants as C, openSync, write } from 'node:fs';
 import { createRequire } from 'node:module';
 import { writeAllAtSync } from './localFiles.js';
+import { copyInto } from './nativeCopy.js';
 
 /**
  * Writing files around the page cache (O_DIRECT). On the machines measured here a buffered
@@ -137,7 +138,7 @@ export async function writeDirect(file: string | Buffer, open: (direct: number) 
     const whole = data.byteLength - (data.byteLength % DIRECT_ALIGN);
     for (let at = 0; at < whole; at += stage.length) {
       const n = Math.min(stage.length, whole - at);
-      stage.set(data.subarray(at, at + n));
+      copyInto(stage, 0, data.subarray(at, at + n));
       try {
         await writeFullyAsync(fd, stage, n, at);
       } catch (e) {

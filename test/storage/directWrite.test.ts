@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DIRECT_ALIGN, DIRECT_MIN, SequentialFile } from '../../src/storage/directWrite.js';
 import { writeAtSync, writeWhole } from '../../src/repo/fileWrite.js';
+import { copyInto } from '../../src/storage/nativeCopy.js';
 
 const STAGE = 1024 * 1024;
 /** part sizes around every edge the staging buffer and the block alignment have */
@@ -86,5 +87,37 @@ test('whole-file write: replaces a longer file, a link in the way is replaced no
     await writeWhole(Buffer.from(link), data);
     assert.ok((await readFile(link)).equals(data));
     assert.equal(await readFile(outside, 'utf8'), 'untouched');
+  });
+});
+
+test('copy into a stage: bytes of shared memory land at the offset, the rest untouched; out of bounds throws, with the addon or without', () => {
+  for (const native of [true, false]) {
+    if (!native) process.env.OCVAULT_NATIVE_AEAD = '0';
+    try {
+      const shared = Buffer.from(new SharedArrayBuffer(3 * DIRECT_ALIGN));
+      randomBytes(shared.length).copy(shared);
+      const src = shared.subarray(17, 17 + DIRECT_ALIGN + 5);
+      const dst = Buffer.alloc(2 * DIRECT_ALIGN, 0xee);
+      copyInto(dst, 3, src);
+      assert.ok(dst.subarray(3, 3 + src.length).equals(src), `copied (${native ? 'addon' : 'plain'})`);
+      assert.equal(dst[2], 0xee);
+      assert.equal(dst[3 + src.length], 0xee);
+      assert.throws(() => copyInto(dst, dst.length - src.length + 1, src), RangeError);
+    } finally {
+      delete process.env.OCVAULT_NATIVE_AEAD;
+    }
+  }
+});
+
+test('whole-file write from shared memory (a restore reads packs into it): the file holds the bytes', async () => {
+  await bothWays(async (dir) => {
+    for (const size of [DIRECT_MIN + 5, STAGE / 2 + 1, 2 * STAGE + DIRECT_ALIGN + 3]) {
+      const shared = Buffer.from(new SharedArrayBuffer(size + 100));
+      const data = randomBytes(size);
+      data.copy(shared, 33);
+      const file = path.join(dir, `shared${size}`);
+      await writeWhole(Buffer.from(file), shared.subarray(33, 33 + size));
+      assert.ok((await readFile(file)).equals(data), `${size} bytes from shared memory`);
+    }
   });
 });

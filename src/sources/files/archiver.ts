@@ -54,7 +54,7 @@ interface ParentDir {
 }
 
 function sameAs(node: TreeNode, parent: TreeNode | undefined): boolean {
-  return parent !== undefined && sameNode(node, parent);
+  return parent !== undefined && (node === parent || sameNode(node, parent));
 }
 
 /**
@@ -215,9 +215,10 @@ export class Archiver {
     this.progress.bytes += st.size;
     if (!this.opts.readAll && parentNode && sameFileStat(st, parentNode)) {
       this.progress.unchangedFiles++;
-      const node = fileNodeFromStat(name, st, parentNode.mtimeNs, parentNode.ctimeNs!);
-      node.content = parentNode.content;
-      return node;
+      // The parent's node itself: the same ctime means the same mode, owner, size and times it
+      // recorded (chmod and chown move ctime too). A node each was a tenth of an unchanged
+      // backup's allocation, and the directory's check below is then a comparison of objects.
+      return parentNode;
     }
     return this.readFile(abs, fileNodeFromStat(name, st, '', ''), parentNode);
   }
