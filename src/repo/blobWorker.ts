@@ -152,8 +152,11 @@ class ChunkStream {
 }
 
 function statOf(st: fs.BigIntStats): FileStat {
-  return { size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: Number(st.ino) };
+  return { size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: Number(st.ino), mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
 }
+
+/** Opened for reading without blocking (a FIFO put where a file was would block a plain open forever) nor following a link. */
+const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
 /**
  * Files are chunked one after the other. A file waits while its pack writes catch up with it,
@@ -166,10 +169,13 @@ let files: Promise<void> = Promise.resolve();
 const spareBuffers: Buffer[] = [];
 
 async function chunkFile(task: number, file: string | Uint8Array): Promise<void> {
-  const fd = fs.openSync(typeof file === 'string' ? file : Buffer.from(file), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  const fd = fs.openSync(typeof file === 'string' ? file : Buffer.from(file), READ_FLAGS);
   let buf: Buffer | undefined;
   try {
-    const before = statOf(fs.fstatSync(fd, { bigint: true }));
+    const st = fs.fstatSync(fd, { bigint: true });
+    // the walk saw a regular file (its directory entry or lstat); what was opened may not be one
+    if (!st.isFile()) throw Object.assign(new Error('not a regular file any more'), { code: 'ENOTREG' });
+    const before = statOf(st);
     const stream = new ChunkStream(task, fileChunker, init.compressionLevel, true);
     const max = fileChunker.params.max;
     // Every file is read through a reused READ-sized buffer that grows only while no chunk
@@ -266,7 +272,7 @@ async function streamEnd(s: PushedStream, task: number): Promise<void> {
   s.stream.cutAll(s.buf, s.start, s.end, true);
   await s.stream.flush();
   streams.delete(task);
-  const st: FileStat = { size: s.size, mtimeNs: '0', ctimeNs: '0', inode: 0 };
+  const st: FileStat = { size: s.size, mtimeNs: '0', ctimeNs: '0', inode: 0, mode: 0, uid: 0, gid: 0 };
   post({ task, kind: 'chunked', content: s.stream.content, size: s.size, before: st, after: st, added: s.stream.added });
 }
 

@@ -52,11 +52,16 @@ export interface AddedBlobs {
   bytes: number;
 }
 
+/** A file's stat as the worker saw it through the descriptor it read (the whole node but the name). */
 export interface FileStat {
   size: number;
   mtimeNs: string;
   ctimeNs: string;
   inode: number;
+  /** permission bits */
+  mode: number;
+  uid: number;
+  gid: number;
 }
 
 export type FromWorker =

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { MemoryBackend } from '../../src/storage/MemoryBackend.js';
@@ -206,5 +208,22 @@ test('blob workers: a worker that died fails the next flush and task at once ins
     const results = await Promise.allSettled([0, 1, 2, 3].map(() => deadline(workers.chunkFile(file))));
     assert.ok(results.some((r) => r.status === 'rejected' && /blob worker exited/.test(String(r.reason))), 'tasks given to the dead worker fail');
     assert.ok(results.every((r) => r.status === 'fulfilled' || !/hung/.test(String(r.reason))), 'nothing hangs');
+  });
+});
+
+test('blob workers: a path that is no longer a regular file (a FIFO, a directory) is refused at once, never read or waited on', async () => {
+  await withNewRepository('memory', undefined, async (repo, cache) => {
+    const workers = repo.startWorkers(1);
+    const fifo = path.join(cache, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const deadline = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('hung')), 10_000).unref())]);
+    await assert.rejects(deadline(workers.chunkFile(fifo)), (e: NodeJS.ErrnoException) => e.code === 'ENOTREG');
+    await assert.rejects(deadline(workers.chunkFile(cache)), (e: NodeJS.ErrnoException) => e.code === 'ENOTREG');
+    // the worker goes on with the next file, and the stat it gives is the file's own
+    const file = path.join(cache, 'f.bin');
+    await writeFile(file, randomBytes(1000), { mode: 0o640 });
+    const got = await workers.chunkFile(file);
+    const st = lstatSync(file, { bigint: true });
+    assert.deepEqual(got.before, { size: 1000, mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: Number(st.ino), mode: 0o640, uid: Number(st.uid), gid: Number(st.gid) });
   });
 });

@@ -53,13 +53,12 @@ export function nodeFromStat(raw: Buffer, type: NodeType, st: BigIntStats): Tree
 }
 
 /**
- * A regular file's node from a plain (number) lstat, as `nodeFromStat` gives it, with the
- * times given: nanoseconds a plain lstat cannot hold. An unchanged file keeps its parent's
- * (`sameFileStat`); a file to be read gets those of the fstat it is read under.
+ * A regular file's node from the stat of the descriptor it was read through (the worker's
+ * fstat): the times to the nanosecond, and the mode, owner and inode of the file actually read.
  */
-export function fileNodeFromStat(raw: Buffer, st: Stats, mtimeNs: string, ctimeNs: string): TreeNode {
-  const node = statNode(raw, 'file', st.mode & 0o7777, mtimeNs, ctimeNs, st.ino, st.uid, st.gid);
-  node.size = st.size;
+export function fileNodeFromRead(raw: Buffer, st: { mode: number; mtimeNs: string; ctimeNs: string; inode: number; uid: number; gid: number }, size: number): TreeNode {
+  const node = statNode(raw, 'file', st.mode, st.mtimeNs, st.ctimeNs, st.inode, st.uid, st.gid);
+  node.size = size;
   return node;
 }
 
