@@ -168,8 +168,8 @@ let files: Promise<void> = Promise.resolve();
 /** Read buffers are reused: allocating one per file costs more in GC than the reading. */
 const spareBuffers: Buffer[] = [];
 
-async function chunkFile(task: number, file: string | Uint8Array): Promise<void> {
-  const fd = fs.openSync(typeof file === 'string' ? file : Buffer.from(file), READ_FLAGS);
+async function chunkFile(task: number, file: string | { latin1: string }): Promise<void> {
+  const fd = fs.openSync(typeof file === 'string' ? file : Buffer.from(file.latin1, 'latin1'), READ_FLAGS);
   let buf: Buffer | undefined;
   try {
     const st = fs.fstatSync(fd, { bigint: true });

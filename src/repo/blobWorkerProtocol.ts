@@ -34,7 +34,11 @@ export interface NewBlob {
 }
 
 export type ToWorker =
-  | { task: number; kind: 'chunkFile'; path: string | Uint8Array }
+  /**
+   * `latin1`: a path's raw bytes as a one-byte string. A message copies a string's bytes, where
+   * a byte array costs an ArrayBuffer on each side (and a small Buffer's is Node's 8 KiB pool).
+   */
+  | { task: number; kind: 'chunkFile'; path: string | { latin1: string } }
   | { task: number; kind: 'streamStart'; chunks: 'file' | 'db' }
   | { task: number; kind: 'streamPush'; bytes: Uint8Array }
   | { task: number; kind: 'streamEnd' }

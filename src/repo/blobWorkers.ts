@@ -37,12 +37,15 @@ interface Pending {
   worker: Slot;
   /** the task hands its blobs to the main thread */
   sink?: BlobSink;
-  /** what the sink added for this task */
-  added: AddedBlobs;
+  /** what the sink added for this task (tasks with a sink only) */
+  added?: AddedBlobs;
   resolve: (m: FromWorker) => void;
   reject: (e: Error) => void;
-  /** serializes sink calls so blobs are stored in the order they were cut */
-  chain: Promise<void>;
+  /**
+   * Serializes sink calls so blobs are stored in the order they were cut (tasks with a sink
+   * only: a promise hop per file for nothing was measurable in a first backup)
+   */
+  chain?: Promise<void>;
   /** pushed streams: called for each push the worker has taken (instead of resolve) */
   onStreamAck?: () => void;
 }
@@ -68,14 +71,6 @@ interface Slot {
   busy: number;
   /** why the worker is gone (crashed or exited): a task sent to it would never be answered */
   gone?: Error;
-}
-
-/**
- * A path as bytes of its own: a message carries a view's whole ArrayBuffer, and a small Buffer's
- * is Node's shared 8 KiB pool slab (8 KiB copied and allocated in the worker per file).
- */
-function ownBytes(path: Uint8Array): Uint8Array {
-  return new Uint8Array(path);
 }
 
 function toError(err: { message: string; code?: string; errno?: string }): Error {
@@ -149,10 +144,11 @@ export class BlobWorkers {
     if (!p) return;
     if (m.kind === 'blobs') {
       const sink = p.sink;
-      p.chain = p.chain
+      p.chain = (p.chain ?? Promise.resolve())
         .then(() => sink?.(m.blobs))
         .then((added) => {
           if (added) {
+            p.added ??= { blobs: 0, bytes: 0 };
             p.added.blobs += added.blobs;
             p.added.bytes += added.bytes;
           }
@@ -167,7 +163,7 @@ export class BlobWorkers {
       return;
     }
     // The final answer waits for the sink to have taken every blob of the task.
-    void p.chain.then(() => {
+    const answer = (): void => {
       if (!this.pending.has(m.task)) return;
       if (m.kind === 'streamAck') {
         if (p.onStreamAck) p.onStreamAck();
@@ -177,9 +173,11 @@ export class BlobWorkers {
       this.pending.delete(m.task);
       p.worker.busy--;
       if (m.kind === 'failed') p.reject(m.blob === undefined ? toError(m.error) : new BlobWriteFailure(toError(m.error), m.blob, m.target));
-      else if (m.kind === 'chunked') p.resolve({ ...m, added: { blobs: m.added.blobs + p.added.blobs, bytes: m.added.bytes + p.added.bytes } });
+      else if (m.kind === 'chunked' && p.added) p.resolve({ ...m, added: { blobs: m.added.blobs + p.added.blobs, bytes: m.added.bytes + p.added.bytes } });
       else p.resolve(m);
-    });
+    };
+    if (p.chain) void p.chain.then(answer);
+    else answer();
   }
 
   private adopt(pack: StagedPack): void {
@@ -246,16 +244,16 @@ export class BlobWorkers {
     slot.busy++;
     const task = this.nextTask++;
     const sink = storing && !this.init.packs ? this.blobSink : undefined;
-    this.pending.set(task, { worker: slot, sink, added: { blobs: 0, bytes: 0 }, resolve: () => undefined, reject: () => undefined, chain: Promise.resolve() });
+    this.pending.set(task, { worker: slot, sink, resolve: () => undefined, reject: () => undefined });
     return { task, slot };
   }
 
   /** Chunks a file in a worker, storing its new blobs; resolves with the content list. */
   async chunkFile(path: string | Uint8Array): Promise<ChunkedContent> {
     const { task, slot } = this.start(true);
-    const m = await this.send(slot, task, { task, kind: 'chunkFile', path: typeof path === 'string' ? path : ownBytes(path) });
+    const m = await this.send(slot, task, { task, kind: 'chunkFile', path: typeof path === 'string' ? path : { latin1: Buffer.from(path.buffer, path.byteOffset, path.byteLength).toString('latin1') } });
     if (m.kind !== 'chunked') throw new Error(`unexpected worker answer ${m.kind}`);
-    return { content: m.content, size: m.size, before: m.before, after: m.after, added: m.added };
+    return m;
   }
 
   /** Opens (decrypts, decompresses, verifies) one sealed blob in a worker. */

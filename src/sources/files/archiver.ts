@@ -1,6 +1,5 @@
 import { promises as fsp, lstatSync, readdirSync, type BigIntStats, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import pLimit from 'p-limit';
 import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
 import type { Repository } from '../../repo/repository.js';
 import type { BlobWorkers } from '../../repo/blobWorkers.js';
@@ -8,6 +7,7 @@ import { decodeTree, encodeTree, nodeKey, sameNode, sortNodes, type Tree, type T
 import type { BlobId } from '../../repo/blobId.js';
 import { matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
+import { FileSlots } from './fileSlots.js';
 import { fileNodeFromRead, linkTarget, nodeFromStat, nodeType, sameFileStat, unchanged } from './fileNode.js';
 
 export interface ArchiveProgress {
@@ -65,7 +65,7 @@ export class Archiver {
   readonly progress: ArchiveProgress = { files: 0, dirs: 0, bytes: 0, readBytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, addedBytes: 0, addedBlobs: 0, errors: 0 };
   readonly warnings: string[] = [];
   readonly notes: string[] = [];
-  private readonly fileLimit;
+  private readonly fileSlots: FileSlots;
   /** directory walks paused until fewer files wait (see WALK_PAUSE) */
   private paused: (() => void)[] = [];
 
@@ -73,7 +73,7 @@ export class Archiver {
     // Files in flight: 2 per worker left a worker idle whenever the main thread was busy
     // walking a directory when the worker's last file finished (A/B, 2 GiB tree: 5.2-6.1 s
     // against 4.8-5.1 s with 4 per worker, same CPU).
-    this.fileLimit = pLimit(workers.size * 4);
+    this.fileSlots = new FileSlots(workers.size * 4);
   }
 
   private warn(message: string): void {
@@ -163,15 +163,16 @@ export class Archiver {
     }
     // Entries are taken a batch at a time, so a large tree is never all in flight at once.
     const nodes: TreeNode[] = [];
+    const excluding = this.opts.excludes.length > 0;
     for (let i = 0; i < names.length; i += ENTRY_BATCH) {
-      while (this.fileLimit.pendingCount >= WALK_PAUSE) await new Promise<void>((resume) => this.paused.push(resume));
+      while (this.fileSlots.waiting >= WALK_PAUSE) await new Promise<void>((resume) => this.paused.push(resume));
       let waits = false;
       const batch: (TreeNode | undefined | Promise<TreeNode | undefined>)[] = [];
       for (let j = i; j < Math.min(i + ENTRY_BATCH, names.length); j++) {
         const name = names[j]!;
-        const str = name.toString('utf8');
         const childAbs = Buffer.concat([abs, SLASH, name]);
-        const childRel = rel ? `${rel}/${str}` : str;
+        // the relative path serves only to match excludes
+        const childRel = excluding ? (rel ? `${rel}/${name.toString('utf8')}` : name.toString('utf8')) : '';
         const entry = regular?.[j] ? this.newFileEntry(childAbs, name, childRel) : this.entry(childAbs, name, childRel, fresh ? undefined : parent.nodes.get(name.toString('latin1')));
         if (entry instanceof Promise) waits = true;
         batch.push(entry);
@@ -282,7 +283,7 @@ export class Archiver {
    * and checks again, so none can be left waiting on a queue that has emptied.
    */
   private resumeWalks(): void {
-    if (this.paused.length === 0 || this.fileLimit.pendingCount >= WALK_RESUME) return;
+    if (this.paused.length === 0 || this.fileSlots.waiting >= WALK_RESUME) return;
     const paused = this.paused;
     this.paused = [];
     for (const resume of paused) resume();
@@ -292,8 +293,10 @@ export class Archiver {
    * Chunks a new or changed file in a worker; undefined (and a warning) when it cannot be read.
    * Its node is that of the descriptor read. `counted`: the bytes progress counted for it already.
    */
-  private readFile(abs: Buffer, name: Buffer, parentNode: TreeNode | undefined, counted: number): Promise<TreeNode | undefined> {
-    return this.fileLimit(async () => {
+  private async readFile(abs: Buffer, name: Buffer, parentNode: TreeNode | undefined, counted: number): Promise<TreeNode | undefined> {
+    const wait = this.fileSlots.take();
+    if (wait) await wait;
+    try {
       this.resumeWalks();
       try {
         const result = await this.workers.chunkFile(abs);
@@ -322,7 +325,9 @@ export class Archiver {
         this.progress.bytes -= counted;
         return undefined;
       }
-    });
+    } finally {
+      this.fileSlots.give();
+    }
   }
 }
 
