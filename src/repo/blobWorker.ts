@@ -210,8 +210,9 @@ async function chunkFile(task: number, file: string | { latin1: string }): Promi
       if (stream.pendingSize >= 4 * 1024 * 1024 || eof) await stream.flush();
     }
     await stream.flush();
-    const after = statOf(fs.fstatSync(fd, { bigint: true }));
-    post({ task, kind: 'chunked', content: stream.content, size, before, after, added: stream.added });
+    const after = fs.fstatSync(fd, { bigint: true });
+    const changed = after.size !== st.size || after.mtimeNs !== st.mtimeNs;
+    post({ task, kind: 'chunked', content: stream.content, size, before, changed, added: stream.added });
   } finally {
     fs.closeSync(fd);
     if (buf && buf.length === READ && spareBuffers.length < 8) spareBuffers.push(buf);
@@ -273,7 +274,7 @@ async function streamEnd(s: PushedStream, task: number): Promise<void> {
   await s.stream.flush();
   streams.delete(task);
   const st: FileStat = { size: s.size, mtimeNs: '0', ctimeNs: '0', inode: 0, mode: 0, uid: 0, gid: 0 };
-  post({ task, kind: 'chunked', content: s.stream.content, size: s.size, before: st, after: st, added: s.stream.added });
+  post({ task, kind: 'chunked', content: s.stream.content, size: s.size, before: st, changed: false, added: s.stream.added });
 }
 
 /** Opens a sealed blob and checks it against its id; throws CorruptObject when damaged. */

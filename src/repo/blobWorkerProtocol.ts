@@ -71,8 +71,11 @@ export interface FileStat {
 export type FromWorker =
   /** `wantAck`: the worker waits for an ack once the main thread has taken these */
   | { task: number; kind: 'blobs'; blobs: NewBlob[]; wantAck: boolean }
-  /** `added`: blobs this task stored in the worker's own packs (none when it sends them) */
-  | { task: number; kind: 'chunked'; content: string[]; size: number; before: FileStat; after: FileStat; added: AddedBlobs }
+  /**
+   * `before`: the stat the file was opened with; `changed`: its size or mtime differed once it
+   * was read. `added`: blobs this task stored in the worker's own packs (none when it sends them).
+   */
+  | { task: number; kind: 'chunked'; content: string[]; size: number; before: FileStat; changed: boolean; added: AddedBlobs }
   /** a finished pack of the worker's own, for the main thread to adopt and index */
   | { task: 0; kind: 'pack'; pack: StagedPack }
   | { task: number; kind: 'packsFlushed' }

@@ -11,7 +11,8 @@ export interface ChunkedContent {
   content: string[];
   size: number;
   before: FileStat;
-  after: FileStat;
+  /** the file's size or mtime moved while it was read */
+  changed: boolean;
   /** new blobs this task stored */
   added: AddedBlobs;
 }

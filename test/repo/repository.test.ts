@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { lstatSync } from 'node:fs';
+import { appendFileSync, lstatSync, truncateSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -225,5 +225,24 @@ test('blob workers: a path that is no longer a regular file (a FIFO, a directory
     const got = await workers.chunkFile(file);
     const st = lstatSync(file, { bigint: true });
     assert.deepEqual(got.before, { size: 1000, mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: Number(st.ino), mode: 0o640, uid: Number(st.uid), gid: Number(st.gid) });
+  });
+});
+
+test('blob workers: a file that grows while it is read is reported as changed; one left alone is not', async () => {
+  await withNewRepository('memory', undefined, async (repo, cache) => {
+    const workers = repo.startWorkers(1);
+    const still = path.join(cache, 'still.bin');
+    await writeFile(still, randomBytes(100_000));
+    assert.equal((await workers.chunkFile(still)).changed, false);
+    // a sparse GiB takes the worker a good half second to read and cut; it grows 50 ms in
+    const growing = path.join(cache, 'growing.bin');
+    await writeFile(growing, '');
+    truncateSync(growing, 1024 * 1024 * 1024);
+    const reading = workers.chunkFile(growing);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    appendFileSync(growing, 'more');
+    const got = await reading;
+    assert.equal(got.changed, true, 'grown while read');
+    assert.equal(got.before.size, 1024 * 1024 * 1024, 'the stat it was opened with');
   });
 });

@@ -306,7 +306,7 @@ export class Archiver {
         this.progress.bytes += result.size - counted;
         if (parentNode) this.progress.changedFiles++;
         else this.progress.newFiles++;
-        if (result.before.size !== result.after.size || result.before.mtimeNs !== result.after.mtimeNs) {
+        if (result.changed) {
           this.warn(`${printablePath(abs)} changed while it was read; the saved copy may be inconsistent`);
         }
         const node = fileNodeFromRead(name, result.before, result.size);
