@@ -272,7 +272,7 @@ export class Restorer {
    */
   private targetOf(u: BlobUse): BlobTarget {
     const only = u.file.blobs === 1;
-    return { file: new Uint8Array(this.paths.bytes(u.file.path)), position: u.offset, truncateTo: only ? u.file.size : undefined, meta: only ? this.metaOf(u.file) : undefined };
+    return { file: this.paths.bytes(u.file.path).toString('latin1'), position: u.offset, truncateTo: only ? u.file.size : undefined, meta: only ? this.metaOf(u.file) : undefined };
   }
 
   private metaOf(meta: EntryMeta): FileMeta {
