@@ -88,10 +88,13 @@ const READ_BUFFER = 2 * 1024 * 1024;
 /**
  * Pieces read or being written at once, each in a read buffer of its own: reading the next
  * one while the workers write keeps both workers fed. Each piece in flight also holds the
- * blobs the workers opened from it until they are written: 4 pieces peaked at 176 MiB RSS in
- * the bench restore, 3 at 160, 2 at 154 MiB, in the same time (10-12 s on this VM).
+ * blobs the workers opened from it until they are written. On session 7's slower VM, 4 pieces
+ * peaked at 176 MiB RSS in the bench restore, 3 at 160, 2 at 154 MiB, in the same time. Once
+ * the restore's CPU time had come down, 2 left the workers waiting between pieces: 3 were
+ * 0.14-0.6 s faster in two sets of three alternating restores (3.5 instead of 3.7-4.1 s) for
+ * +2.2-2.6 MiB of peak RSS, still below the backup's; 4 were no faster than 3, for +4 MiB.
  */
-const PIECES_IN_FLIGHT = 2;
+const PIECES_IN_FLIGHT = 3;
 
 function writeError(abs: Buffer, e: unknown): Error {
   if (e instanceof OcvaultError) return e;
