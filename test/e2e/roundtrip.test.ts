@@ -70,6 +70,22 @@ describe('round trip of a tree with every kind of entry', () => {
     await compareTrees(fx.root, t2);
   });
 
+  test('restore over a target where a link and a file stand in place of directories: both replaced, the link never followed', async () => {
+    const target = t.path('restore-in-the-way');
+    const outside = t.path('outside-the-target');
+    await fsp.mkdir(outside);
+    await fsp.writeFile(path.join(outside, 'keep.txt'), 'untouched');
+    await fsp.mkdir(target);
+    // 'a' (with a/b/... below it) is a link out of the target; 'unicode' is a plain file
+    await fsp.symlink(outside, path.join(target, 'a'));
+    await fsp.writeFile(path.join(target, 'unicode'), 'a file where a directory goes');
+    await t.restore('latest', target);
+    await compareTrees(fx.root, target);
+    assert.ok((await fsp.lstat(path.join(target, 'a'))).isDirectory(), 'the link was replaced by a directory');
+    assert.deepEqual(await fsp.readdir(outside), ['keep.txt'], 'nothing was written through the link');
+    assert.equal(await fsp.readFile(path.join(outside, 'keep.txt'), 'utf8'), 'untouched');
+  });
+
   test('ls --json lists every entry with type, size, mode and mtime', async () => {
     const ls = await t.ls(first.id);
     assert.ok(Array.isArray(ls));
