@@ -155,7 +155,11 @@ function statOf(st: fs.BigIntStats): FileStat {
   return { size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: Number(st.ino), mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
 }
 
-/** Opened for reading without blocking (a FIFO put where a file was would block a plain open forever) nor following a link. */
+/**
+ * Opened for reading without blocking (a FIFO put where a file was would block a plain open
+ * for ever) nor following a link. Regular files ignore O_NONBLOCK; a file system that did not
+ * (a read failing with EAGAIN) costs that file a warning, not the backup.
+ */
 const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
 /**

@@ -319,7 +319,7 @@ export class Archiver {
         else if (code === 'EACCES' || code === 'EPERM') this.warn(`cannot read ${printablePath(abs)}: permission denied`);
         else if (code === 'ELOOP') this.warn(`${printablePath(abs)} was replaced by a symlink while being read`);
         else if (code === 'ENOTREG') this.warn(`${printablePath(abs)} was replaced by something other than a file while being read`);
-        else if (code === 'EIO' || code === 'EISDIR' || code === 'ENXIO') this.warn(`cannot read ${printablePath(abs)}: ${code}`);
+        else if (code === 'EIO' || code === 'EISDIR' || code === 'ENXIO' || code === 'EAGAIN') this.warn(`cannot read ${printablePath(abs)}: ${code}`);
         else throw e;
         this.progress.files--;
         this.progress.bytes -= counted;
