@@ -207,7 +207,7 @@ export class Repository {
   // ---------- the local index ----------
 
   /** Brings the SQLite index up to date with index/ in the repository (`listed`: that folder as just listed, if the caller has it). */
-  async syncIndex(listed?: readonly ObjectInfo[]): Promise<void> {
+  async syncIndex(listed?: readonly ObjectInfo[], attempt = 0): Promise<void> {
     const remote = new Set((listed ?? (await this.backend.list('index'))).map((o) => o.name));
     const loaded = this.index.segmentNames();
     const owning = this.index.segmentsWithPacks();
@@ -217,7 +217,24 @@ export class Repository {
     const have = rebuild ? new Set<string>() : loaded;
     const todo = [...remote].filter((n) => !have.has(n));
     const limit = pLimit(8);
-    const segments = await Promise.all(todo.map((name) => limit(async () => ({ name, seg: await this.loadIndexSegment(name) }))));
+    // A segment listed and gone before it was read was superseded by a prune running now
+    // (it writes its new segments before deleting the old): list again rather than fail.
+    let vanished: unknown;
+    const loads = await Promise.all(
+      todo.map((name) =>
+        limit(async () => {
+          try {
+            return { name, seg: await this.loadIndexSegment(name) };
+          } catch (e) {
+            if (!(e instanceof OcvaultError && e.code === 'ObjectNotFound') || attempt >= 3) throw e;
+            vanished = e;
+            return undefined;
+          }
+        }),
+      ),
+    );
+    if (vanished) return this.syncIndex(undefined, attempt + 1);
+    const segments = loads.filter((l): l is { name: string; seg: IndexSegment } => l !== undefined);
     const superseded = new Set(segments.flatMap((s) => s.seg.supersedes));
     if ([...superseded].some((n) => have.has(n) && owning.has(n))) {
       this.clearIndexedBlobs();

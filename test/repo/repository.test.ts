@@ -246,3 +246,41 @@ test('blob workers: a file that grows while it is read is reported as changed; o
     assert.equal(got.before.size, 1024 * 1024 * 1024, 'the stat it was opened with');
   });
 });
+
+test('opening a repository while a prune replaces an index segment: the segment gone since the listing is listed again, not an error', async () => {
+  const cache = await tempDir();
+  try {
+    // a prune writes the segments that supersede old ones before it deletes the old ones
+    class PrunedMidOpen extends MemoryBackend {
+      segment: string | undefined;
+      replace: (() => Promise<void>) | undefined;
+      override async load(type: Parameters<MemoryBackend['load']>[0], name: string, range?: Parameters<MemoryBackend['load']>[2]): Promise<Buffer> {
+        if (type === 'index' && name === this.segment && this.replace) {
+          const replace = this.replace;
+          this.replace = undefined;
+          await replace();
+        }
+        return super.load(type, name, range);
+      }
+    }
+    const backend = new PrunedMidOpen();
+    const writer = await Repository.init(backend, { password: 'pw', cacheDir: path.join(cache, 'a'), configOverrides: small });
+    const blob = randomBytes(50_000);
+    const { id } = await writer.saveBlob('data', blob);
+    await writer.flush();
+    const [old] = (await backend.list('index')).map((o) => o.name);
+    backend.segment = old;
+    backend.replace = async () => {
+      const seg = await writer.loadIndexSegment(old!);
+      await writer.saveIndexSegment({ ...seg, supersedes: [old!] });
+      await backend.remove('index', old!);
+    };
+    const reader = await Repository.open(backend, { password: 'pw', cacheDir: path.join(cache, 'b') });
+    assert.equal(backend.replace, undefined, 'the segment was replaced while the reader opened');
+    assert.deepEqual(await reader.loadBlob(id), blob, 'the blob is found through the new segment');
+    await reader.close();
+    await writer.close();
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
+});
