@@ -15,7 +15,9 @@ let addon: CopyAddon | null | undefined;
 export function copyInto(dst: Uint8Array, offset: number, src: Uint8Array): void {
   if (addon === undefined) {
     try {
-      addon = createRequire(import.meta.url)('../../../native/aead/build/Release/aead.node') as CopyAddon;
+      const loaded = createRequire(import.meta.url)('../../../native/aead/build/Release/aead.node') as Partial<CopyAddon>;
+      // a build from before copy() existed (not rebuilt since) has seal and open only
+      addon = typeof loaded.copy === 'function' ? (loaded as CopyAddon) : null;
     } catch {
       addon = null;
     }
