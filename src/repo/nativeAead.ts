@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { nativeAddon } from '../storage/nativeAddon.js';
 
 /**
  * ocvault's own small addon (native/aead, built on install): AES-256-GCM and
@@ -14,21 +14,11 @@ export interface NativeAead {
   open(cipher: number, key: Uint8Array, nonce: Uint8Array, bytes: Uint8Array, tag: Uint8Array): boolean;
 }
 
-let loaded: NativeAead | null | undefined;
-
 /**
- * The addon, or undefined where it was not built (no compiler on install) or
- * `OCVAULT_NATIVE_AEAD=0` asks for node:crypto (read at every call: a switch for comparing the
- * two ways, tests included).
+ * The addon's AEAD, or undefined where it was not built (no compiler on install) or
+ * `OCVAULT_NATIVE_AEAD=0` asks for node:crypto (see storage/nativeAddon.ts).
  */
 export function nativeAead(): NativeAead | undefined {
-  if (process.env.OCVAULT_NATIVE_AEAD === '0') return undefined;
-  if (loaded === undefined) {
-    try {
-      loaded = createRequire(import.meta.url)('../../../native/aead/build/Release/aead.node') as NativeAead;
-    } catch {
-      loaded = null;
-    }
-  }
-  return loaded ?? undefined;
+  const addon = nativeAddon();
+  return addon?.seal && addon.open ? (addon as NativeAead) : undefined;
 }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { DIRECT_ALIGN, DIRECT_MIN, SequentialFile } from '../../src/storage/directWrite.js';
 import { writeAtSync, writeWhole } from '../../src/repo/fileWrite.js';
 import { copyInto } from '../../src/storage/nativeCopy.js';
-import { createRequire } from 'node:module';
+import { nativeAddon } from '../../src/storage/nativeAddon.js';
 
 const STAGE = 1024 * 1024;
 /** part sizes around every edge the staging buffer and the block alignment have */
@@ -92,8 +92,7 @@ test('whole-file write: replaces a longer file, a link in the way is replaced no
 });
 
 test('copy into a stage: bytes of shared memory land at the offset, the rest untouched; out of bounds throws, with the addon or without', () => {
-  const addon = createRequire(import.meta.url)('../../../native/aead/build/Release/aead.node') as { copy?: unknown };
-  assert.equal(typeof addon.copy, 'function', 'the addon built by npm install has copy()');
+  assert.equal(typeof nativeAddon()?.copy, 'function', 'the addon built by npm install has copy()');
   for (const native of [true, false]) {
     if (!native) process.env.OCVAULT_NATIVE_AEAD = '0';
     try {

@@ -1,0 +1,31 @@
+import { createRequire } from 'node:module';
+
+/**
+ * What ocvault's own addon (native/aead, built on install) exports: AEAD in place (see
+ * repo/nativeAead.ts) and a memcpy (nativeCopy.ts). A build older than the checkout it sits in
+ * (updated without a rebuild) may lack the later ones, so each is optional.
+ */
+export interface NativeAddon {
+  seal?: (cipher: number, key: Uint8Array, nonce: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array) => void;
+  open?: (cipher: number, key: Uint8Array, nonce: Uint8Array, bytes: Uint8Array, tag: Uint8Array) => boolean;
+  copy?: (dst: Uint8Array, offset: number, src: Uint8Array) => void;
+}
+
+let loaded: NativeAddon | null | undefined;
+
+/**
+ * The addon, or undefined where it was not built (no compiler on install) or
+ * `OCVAULT_NATIVE_AEAD=0` asks for node's own code instead (read at every call: a switch for
+ * comparing the two ways, tests included).
+ */
+export function nativeAddon(): NativeAddon | undefined {
+  if (process.env.OCVAULT_NATIVE_AEAD === '0') return undefined;
+  if (loaded === undefined) {
+    try {
+      loaded = createRequire(import.meta.url)('../../../native/aead/build/Release/aead.node') as NativeAddon;
+    } catch {
+      loaded = null;
+    }
+  }
+  return loaded ?? undefined;
+}
