@@ -5,7 +5,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { fileNodeFromRead, msOfNs, nodeFromStat, sameFileStat, unchanged } from '../../src/sources/files/fileNode.js';
+import { fileNodeFromRead, msOfNs, nodeFromStat, sameFileStat } from '../../src/sources/files/fileNode.js';
+import type { TreeNode } from '../../src/repo/tree.js';
+
+/** The exact answer, from BigInt nanoseconds: same size, mtime, ctime and inode as the parent's file. */
+function unchanged(node: TreeNode, parent: TreeNode): boolean {
+  return parent.type === 'file' && node.type === 'file' && parent.size === node.size && parent.mtimeNs === node.mtimeNs && parent.ctimeNs === node.ctimeNs && parent.inode === node.inode && Array.isArray(parent.content);
+}
 
 /**
  * An unchanged backup decides from a plain (number) lstat whether a file is the parent's: its

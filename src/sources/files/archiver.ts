@@ -8,7 +8,7 @@ import type { BlobId } from '../../repo/blobId.js';
 import { matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
 import { FileSlots } from './fileSlots.js';
-import { fileNodeFromRead, linkTarget, nodeFromStat, nodeType, sameFileStat, unchanged } from './fileNode.js';
+import { fileNodeFromRead, linkTarget, nodeFromStat, nodeType, sameFileStat } from './fileNode.js';
 
 export interface ArchiveProgress {
   files: number;
@@ -211,19 +211,18 @@ export class Archiver {
       this.opts.onNote?.(this.notes[this.notes.length - 1]!);
       return undefined;
     }
+    if (type === 'file') {
+      // a file where the parent had a directory or link (or one that changed type between the
+      // two lstats): nothing of the parent's to reuse, and the worker's fstat gives its node
+      this.progress.files++;
+      this.progress.bytes += Number(st.size);
+      return this.readFile(abs, name, parentNode, Number(st.size));
+    }
     const node = nodeFromStat(name, type, st);
     if (type === 'dir') return this.saveSubdir(abs, rel, node, parentNode);
     if (type === 'symlink') return this.saveLink(abs, node);
     // FIFOs and devices are kept as metadata; a FIFO is never opened (a read would block).
-    if (type !== 'file') return node;
-    this.progress.files++;
-    this.progress.bytes += node.size ?? 0;
-    if (!this.opts.readAll && unchanged(node, parentNode)) {
-      this.progress.unchangedFiles++;
-      node.content = parentNode!.content;
-      return node;
-    }
-    return this.readFile(abs, name, parentNode, node.size ?? 0);
+    return node;
   }
 
   /** A regular file the parent snapshot did not have, known from its directory listing: read in a worker, not lstat'ed here. */

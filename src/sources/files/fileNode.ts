@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { BigIntStats, Stats } from 'node:fs';
 import type { NodeType, TreeNode } from '../../repo/tree.js';
+import type { FileStat } from '../../repo/blobWorkerProtocol.js';
 
 /** The name a tree keeps for raw directory-entry bytes (raw bytes kept when not UTF-8). */
 export function nodeName(raw: Buffer): { name: string; nameRaw?: string } {
@@ -56,7 +57,7 @@ export function nodeFromStat(raw: Buffer, type: NodeType, st: BigIntStats): Tree
  * A regular file's node from the stat of the descriptor it was read through (the worker's
  * fstat): the times to the nanosecond, and the mode, owner and inode of the file actually read.
  */
-export function fileNodeFromRead(raw: Buffer, st: { mode: number; mtimeNs: string; ctimeNs: string; inode: number; uid: number; gid: number }, size: number): TreeNode {
+export function fileNodeFromRead(raw: Buffer, st: Omit<FileStat, 'size'>, size: number): TreeNode {
   const node = statNode(raw, 'file', st.mode, st.mtimeNs, st.ctimeNs, st.inode, st.uid, st.gid);
   node.size = size;
   return node;
@@ -80,7 +81,8 @@ export function msOfNs(ns: string): number {
 }
 
 /**
- * `unchanged` for a plain lstat of a regular file. Its times are doubles of milliseconds, so two
+ * Is a regular file, seen by a plain lstat, its parent node's file: the same size, mtime, ctime
+ * and inode (then it is not read again)? Its times are doubles of milliseconds, so two
  * times closer than ~0.25 us compare equal: a change slips through only if size and inode stay
  * and both mtime and ctime moved by less than that, while the kernel stamps ctime at every write
  * from a clock that the lstat of the last backup already stood between.
@@ -94,19 +96,5 @@ export function sameFileStat(st: Stats, parent: TreeNode): boolean {
     parent.inode === st.ino &&
     msOfNs(parent.mtimeNs) === st.mtimeMs &&
     msOfNs(parent.ctimeNs) === st.ctimeMs
-  );
-}
-
-/** A file whose size, mtime, ctime and inode match the parent's node is not read again. */
-export function unchanged(node: TreeNode, parent: TreeNode | undefined): boolean {
-  return (
-    parent !== undefined &&
-    parent.type === 'file' &&
-    node.type === 'file' &&
-    parent.size === node.size &&
-    parent.mtimeNs === node.mtimeNs &&
-    parent.ctimeNs === node.ctimeNs &&
-    parent.inode === node.inode &&
-    Array.isArray(parent.content)
   );
 }
