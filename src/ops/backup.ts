@@ -63,7 +63,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   // The database code (~30 modules) loads only for a backup that has a database: a files-only
   // backup started ~40 ms sooner without it (an unchanged one takes under a second).
   const mysql = opts.database ? await import('../sources/mysql/index.js') : undefined;
-  const target = opts.database ? mysql!.parseConnectionUrl(opts.database.url) : undefined;
+  const target = mysql && opts.database ? mysql.parseConnectionUrl(opts.database.url) : undefined;
   await repo.lockShared();
   await repo.adoptUnindexedPacks();
   await repo.backend.removeStaleTemporaries?.(STALE_TEMPORARY_MS);
@@ -74,14 +74,14 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 
   let database: BlobId | undefined;
   let databaseStats: DatabaseStats | undefined;
-  if (opts.database && target) {
+  if (mysql && opts.database && target) {
     try {
       const { backupDatabase } = await import('./databaseSnapshot.js');
       const db = await backupDatabase(repo, workers, opts.database.url, { schemaOnly: opts.database.schemaOnly, parallel: opts.database.parallel, tables: opts.database.tables, onTable: opts.onTable });
       const m = db.manifest;
       database = db.id;
       databaseStats = {
-        source: mysql!.redactConnectionUrl(target),
+        source: mysql.redactConnectionUrl(target),
         database: m.database,
         tables: m.tables.length,
         rows: m.tables.reduce((n, t) => n + t.rowCount, 0),

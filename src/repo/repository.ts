@@ -219,7 +219,7 @@ export class Repository {
     const limit = pLimit(8);
     // A segment listed and gone before it was read was superseded by a prune running now
     // (it writes its new segments before deleting the old): list again rather than fail.
-    let vanished: unknown;
+    let vanished = false;
     const loads = await Promise.all(
       todo.map((name) =>
         limit(async () => {
@@ -227,7 +227,7 @@ export class Repository {
             return { name, seg: await this.loadIndexSegment(name) };
           } catch (e) {
             if (!(e instanceof OcvaultError && e.code === 'ObjectNotFound') || attempt >= 3) throw e;
-            vanished = e;
+            vanished = true;
             return undefined;
           }
         }),

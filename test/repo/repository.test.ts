@@ -21,13 +21,13 @@ async function tempDir(): Promise<string> {
 }
 
 /**
- * Runs `body` with a new repository (its packs in memory, or in `cache`/repo) whose cache is
+ * Runs `body` with a new repository (its packs in memory, in `cache`/repo, or in the backend given) whose cache is
  * `cache`; closes it and removes `cache` after, whatever happens: a failed assertion must not
  * leave blob workers keeping the test alive.
  */
-async function withNewRepository(store: 'memory' | 'local', configOverrides: typeof small | undefined, body: (repo: Repository, cache: string, backend: Backend) => Promise<void>): Promise<void> {
+async function withNewRepository(store: 'memory' | 'local' | Backend, configOverrides: typeof small | undefined, body: (repo: Repository, cache: string, backend: Backend) => Promise<void>): Promise<void> {
   const cache = await tempDir();
-  const backend = store === 'memory' ? new MemoryBackend() : new LocalBackend(path.join(cache, 'repo'));
+  const backend = store === 'memory' ? new MemoryBackend() : store === 'local' ? new LocalBackend(path.join(cache, 'repo')) : store;
   let repo: Repository | undefined;
   try {
     repo = await Repository.init(backend, { password: 'pw', cacheDir: cache, configOverrides });
@@ -248,23 +248,21 @@ test('blob workers: a file that grows while it is read is reported as changed; o
 });
 
 test('opening a repository while a prune replaces an index segment: the segment gone since the listing is listed again, not an error', async () => {
-  const cache = await tempDir();
-  try {
-    // a prune writes the segments that supersede old ones before it deletes the old ones
-    class PrunedMidOpen extends MemoryBackend {
-      segment: string | undefined;
-      replace: (() => Promise<void>) | undefined;
-      override async load(type: Parameters<MemoryBackend['load']>[0], name: string, range?: Parameters<MemoryBackend['load']>[2]): Promise<Buffer> {
-        if (type === 'index' && name === this.segment && this.replace) {
-          const replace = this.replace;
-          this.replace = undefined;
-          await replace();
-        }
-        return super.load(type, name, range);
+  // a prune writes the segments that supersede old ones before it deletes the old ones
+  class PrunedMidOpen extends MemoryBackend {
+    segment: string | undefined;
+    replace: (() => Promise<void>) | undefined;
+    override async load(type: Parameters<MemoryBackend['load']>[0], name: string, range?: Parameters<MemoryBackend['load']>[2]): Promise<Buffer> {
+      if (type === 'index' && name === this.segment && this.replace) {
+        const replace = this.replace;
+        this.replace = undefined;
+        await replace();
       }
+      return super.load(type, name, range);
     }
-    const backend = new PrunedMidOpen();
-    const writer = await Repository.init(backend, { password: 'pw', cacheDir: path.join(cache, 'a'), configOverrides: small });
+  }
+  const backend = new PrunedMidOpen();
+  await withNewRepository(backend, small, async (writer, cache) => {
     const blob = randomBytes(50_000);
     const { id } = await writer.saveBlob('data', blob);
     await writer.flush();
@@ -275,12 +273,12 @@ test('opening a repository while a prune replaces an index segment: the segment 
       await writer.saveIndexSegment({ ...seg, supersedes: [old!] });
       await backend.remove('index', old!);
     };
-    const reader = await Repository.open(backend, { password: 'pw', cacheDir: path.join(cache, 'b') });
-    assert.equal(backend.replace, undefined, 'the segment was replaced while the reader opened');
-    assert.deepEqual(await reader.loadBlob(id), blob, 'the blob is found through the new segment');
-    await reader.close();
-    await writer.close();
-  } finally {
-    await rm(cache, { recursive: true, force: true });
-  }
+    const reader = await Repository.open(backend, { password: 'pw', cacheDir: path.join(cache, 'reader') });
+    try {
+      assert.equal(backend.replace, undefined, 'the segment was replaced while the reader opened');
+      assert.deepEqual(await reader.loadBlob(id), blob, 'the blob is found through the new segment');
+    } finally {
+      await reader.close();
+    }
+  });
 });
