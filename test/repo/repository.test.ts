@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { appendFileSync, lstatSync, truncateSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, lstatSync, openSync, truncateSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -217,7 +217,17 @@ test('blob workers: a path that is no longer a regular file (a FIFO, a directory
     const fifo = path.join(cache, 'fifo');
     execFileSync('mkfifo', [fifo]);
     const deadline = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('hung')), 10_000).unref())]);
-    await assert.rejects(deadline(workers.chunkFile(fifo)), (e: NodeJS.ErrnoException) => e.code === 'ENOTREG');
+    try {
+      await assert.rejects(deadline(workers.chunkFile(fifo)), (e: NodeJS.ErrnoException) => e.code === 'ENOTREG');
+    } finally {
+      // a worker stuck opening the FIFO (the failure this guards against) could not be
+      // terminated, and the test would hang instead of failing: a writer lets its open return
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // ENXIO: nobody has it open for reading, as it should be
+      }
+    }
     await assert.rejects(deadline(workers.chunkFile(cache)), (e: NodeJS.ErrnoException) => e.code === 'ENOTREG');
     // the worker goes on with the next file, and the stat it gives is the file's own
     const file = path.join(cache, 'f.bin');
