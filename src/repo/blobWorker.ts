@@ -10,7 +10,7 @@ import { BlobWriteFailure, writeBlobs } from './blobWrites.js';
 import { youngCollector } from './youngGc.js';
 import { BlobClaims } from './blobClaims.js';
 import { PackFileWriter } from './packFile.js';
-import type { AddedBlobs, FileStat, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
+import type { AddedBlobs, ChunkedFile, FailedTask, FileStat, FileToChunk, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
 
 /**
  * A blob worker: chunks files and streams, hashes, compresses and seals the chunks that are
@@ -172,7 +172,7 @@ let files: Promise<void> = Promise.resolve();
 /** Read buffers are reused: allocating one per file costs more in GC than the reading. */
 const spareBuffers: Buffer[] = [];
 
-async function chunkFile(task: number, file: string | { latin1: string }): Promise<void> {
+async function chunkFile(task: number, file: string | { latin1: string }): Promise<ChunkedFile> {
   const fd = fs.openSync(typeof file === 'string' ? file : Buffer.from(file.latin1, 'latin1'), READ_FLAGS);
   let buf: Buffer | undefined;
   try {
@@ -216,7 +216,7 @@ async function chunkFile(task: number, file: string | { latin1: string }): Promi
     await stream.flush();
     const after = fs.fstatSync(fd, { bigint: true });
     const changed = after.size !== st.size || after.mtimeNs !== st.mtimeNs;
-    post({ task, kind: 'chunked', content: stream.content, size, before, changed, added: stream.added });
+    return { task, kind: 'chunked', content: stream.content, size, before, changed, added: stream.added };
   } finally {
     fs.closeSync(fd);
     if (buf && buf.length === READ && spareBuffers.length < 8) spareBuffers.push(buf);
@@ -314,11 +314,28 @@ async function writeBlobRun(task: number, msg: Extract<ToWorker, { kind: 'writeB
  */
 const collectAfter = youngCollector(2 * 1024 * 1024);
 
-function fail(task: number, e: unknown, where?: { blob: number; target?: number }): void {
+function failure(task: number, e: unknown, where?: { blob: number; target?: number }): FailedTask {
   const err = e as { message?: string; code?: string };
   const code = typeof err.code === 'string' ? err.code : undefined;
   const isErrno = code !== undefined && /^E[A-Z]+$/.test(code);
-  post({ task, kind: 'failed', error: { message: err.message ?? String(e), code: isErrno ? undefined : code, errno: isErrno ? code : undefined }, ...where });
+  return { task, kind: 'failed', error: { message: err.message ?? String(e), code: isErrno ? undefined : code, errno: isErrno ? code : undefined }, ...where };
+}
+
+function fail(task: number, e: unknown, where?: { blob: number; target?: number }): void {
+  post(failure(task, e, where));
+}
+
+/** Chunks files one after the other and answers for all of them at once (a message each way per file was a tenth of a first backup's CPU). */
+async function chunkFiles(files: readonly FileToChunk[]): Promise<void> {
+  const answers: (ChunkedFile | FailedTask)[] = [];
+  for (const f of files) {
+    try {
+      answers.push(await chunkFile(f.task, f.path));
+    } catch (e) {
+      answers.push(failure(f.task, e));
+    }
+  }
+  post({ task: 0, kind: 'answers', answers });
 }
 
 const ready = (async () => {
@@ -346,8 +363,8 @@ port.on('message', (msg: ToWorker) => {
   void ready
     .then(async () => {
       switch (msg.kind) {
-        case 'chunkFile': {
-          const run = files.then(() => chunkFile(msg.task, msg.path));
+        case 'chunkFiles': {
+          const run = files.then(() => chunkFiles(msg.files));
           files = run.catch(() => undefined);
           return run;
         }

@@ -33,12 +33,19 @@ export interface NewBlob {
   rawLength: number;
 }
 
+/**
+ * A file to chunk, by its task. `latin1`: a path's raw bytes as a one-byte string. A message
+ * copies a string's bytes, where a byte array costs an ArrayBuffer on each side (and a small
+ * Buffer's is Node's 8 KiB pool).
+ */
+export interface FileToChunk {
+  task: number;
+  path: string | { latin1: string };
+}
+
 export type ToWorker =
-  /**
-   * `latin1`: a path's raw bytes as a one-byte string. A message copies a string's bytes, where
-   * a byte array costs an ArrayBuffer on each side (and a small Buffer's is Node's 8 KiB pool).
-   */
-  | { task: number; kind: 'chunkFile'; path: string | { latin1: string } }
+  /** files chunked one after the other, all answered in one 'answers' */
+  | { task: 0; kind: 'chunkFiles'; files: FileToChunk[] }
   | { task: number; kind: 'streamStart'; chunks: 'file' | 'db' }
   | { task: number; kind: 'streamPush'; bytes: Uint8Array }
   | { task: number; kind: 'streamEnd' }
@@ -83,4 +90,15 @@ export type FromWorker =
   | { task: number; kind: 'wroteBlobs'; written: WrittenBlobs }
   | { task: number; kind: 'streamAck' }
   /** `blob`, `target`: where a writeBlobs batch failed */
-  | { task: number; kind: 'failed'; error: { message: string; code?: string; errno?: string }; blob?: number; target?: number };
+  | FailedTask
+  /** the answers to a 'chunkFiles', each handled as if sent alone */
+  | { task: 0; kind: 'answers'; answers: (ChunkedFile | FailedTask)[] };
+
+export type ChunkedFile = Extract<FromWorker, { kind: 'chunked' }>;
+export interface FailedTask {
+  task: number;
+  kind: 'failed';
+  error: { message: string; code?: string; errno?: string };
+  blob?: number;
+  target?: number;
+}

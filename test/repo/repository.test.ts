@@ -194,6 +194,31 @@ test('blob workers: streaming reads cut exactly where chunking the whole file at
   });
 });
 
+test('blob workers: files asked for together are answered each on its own; one that vanished fails alone', async () => {
+  await withNewRepository('local', small, async (repo, cache) => {
+    const workers = repo.startWorkers(1);
+    // asked for in one turn of the event loop, so one worker gets them in the same message
+    const data = [randomBytes(300_000), randomBytes(5), randomBytes(2 * 1024 * 1024)];
+    const files = data.map((_, i) => path.join(cache, `f${i}.bin`));
+    await Promise.all(files.map((f, i) => writeFile(f, data[i]!)));
+    const asked = [files[0]!, path.join(cache, 'vanished.bin'), files[1]!, files[2]!, files[0]!];
+    const deadline = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('hung')), 10_000).unref())]);
+    const results = await Promise.allSettled(asked.map((f) => deadline(workers.chunkFile(f))));
+    await repo.flush();
+    assert.equal(results[1]!.status, 'rejected');
+    assert.equal((results[1] as PromiseRejectedResult).reason.code, 'ENOENT');
+    const expected = [data[0]!, undefined, data[1]!, data[2]!, data[0]!];
+    for (let i = 0; i < asked.length; i++) {
+      if (i === 1) continue;
+      const r = results[i]!;
+      assert.equal(r.status, 'fulfilled', `file ${i}`);
+      const got = (r as PromiseFulfilledResult<Awaited<ReturnType<typeof workers.chunkFile>>>).value;
+      assert.equal(got.size, expected[i]!.length);
+      assert.deepEqual(Buffer.concat(await Promise.all(got.content.map((id) => repo.loadBlob(id)))), expected[i]);
+    }
+  });
+});
+
 test('blob workers: a worker that died fails the next flush and task at once instead of leaving them unanswered', async () => {
   await withNewRepository('local', small, async (repo, cache) => {
     const workers = repo.startWorkers(2);

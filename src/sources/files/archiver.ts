@@ -2,7 +2,7 @@ import { promises as fsp, lstatSync, readdirSync, type BigIntStats, type Stats }
 import * as path from 'node:path';
 import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
 import type { Repository } from '../../repo/repository.js';
-import type { BlobWorkers } from '../../repo/blobWorkers.js';
+import { FILES_IN_FLIGHT_PER_WORKER, type BlobWorkers } from '../../repo/blobWorkers.js';
 import { decodeTree, encodeTree, nodeKey, sameNode, sortNodes, type Tree, type TreeNode } from '../../repo/tree.js';
 import type { BlobId } from '../../repo/blobId.js';
 import { matchesAny, type PathPattern } from './glob.js';
@@ -70,10 +70,10 @@ export class Archiver {
   private paused: (() => void)[] = [];
 
   constructor(private readonly repo: Repository, private readonly workers: BlobWorkers, private readonly opts: ArchiveOptions) {
-    // Files in flight: 2 per worker left a worker idle whenever the main thread was busy
-    // walking a directory when the worker's last file finished (A/B, 2 GiB tree: 5.2-6.1 s
-    // against 4.8-5.1 s with 4 per worker, same CPU).
-    this.fileSlots = new FileSlots(workers.size * 4);
+    // Files in flight: too few leave a worker idle whenever the main thread is busy walking a
+    // directory as the worker's last file finishes (A/B, 2 GiB tree, one file a message: 2 per
+    // worker 5.2-6.1 s, 4 per worker 4.8-5.1 s, same CPU).
+    this.fileSlots = new FileSlots(workers.size * FILES_IN_FLIGHT_PER_WORKER);
   }
 
   private warn(message: string): void {
