@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { OcvaultError } from '../errors/OcvaultError.js';
-import { backup, type BackupOptions } from '../ops/backup.js';
+import { backup, backupWhileUnlocking, type BackupOptions } from '../ops/backup.js';
 import { backupDetectedStore, type StorePlan } from '../ops/storeBackup.js';
 import { detectStore } from '../opencart/detectStore.js';
 import type { SnapshotKind } from '../repo/snapshot.js';
@@ -72,6 +72,7 @@ export function registerBackup(program: Command): void {
               }
             : undefined,
         }),
+        backupWhileUnlocking,
       );
       out.clearStatus();
       const s = result.snapshot;

@@ -3,7 +3,7 @@ import { execSync } from 'node:child_process';
 import { OcvaultError, type ErrorCode } from '../errors/OcvaultError.js';
 import type { Backend } from '../storage/Backend.js';
 import { backendFromUrl } from '../storage/backendFromUrl.js';
-import { Repository } from '../repo/repository.js';
+import { Repository, type OpenOptions } from '../repo/repository.js';
 import { makeOutput, type Output } from './output.js';
 
 /** Options every command accepts. */
@@ -76,10 +76,10 @@ export function readPassword(g: GlobalOptions): string | undefined {
   return passwordFrom({ file: g.passwordFile, command: g.passwordCommand, fileEnv: 'OCVAULT_PASSWORD_FILE', env: 'OCVAULT_PASSWORD', errorCode: 'NoPassword', commandName: 'the password command' });
 }
 
-export async function openRepository(g: GlobalOptions): Promise<Repository> {
+export async function openRepository(g: GlobalOptions, whileUnlocking?: OpenOptions['whileUnlocking']): Promise<Repository> {
   const backend = await openBackend(repoLocation(g));
   try {
-    return await Repository.open(backend, { password: readPassword(g), cacheDir: g.cacheDir });
+    return await Repository.open(backend, { password: readPassword(g), cacheDir: g.cacheDir, whileUnlocking });
   } catch (e) {
     await backend.close().catch(() => undefined);
     throw e;
@@ -87,8 +87,8 @@ export async function openRepository(g: GlobalOptions): Promise<Repository> {
 }
 
 /** Runs `fn` with an open repository and always closes it (releasing locks, stopping workers). */
-export async function withRepository<T>(g: GlobalOptions, fn: (repo: Repository) => Promise<T>): Promise<T> {
-  const repo = await openRepository(g);
+export async function withRepository<T>(g: GlobalOptions, fn: (repo: Repository) => Promise<T>, whileUnlocking?: OpenOptions['whileUnlocking']): Promise<T> {
+  const repo = await openRepository(g, whileUnlocking);
   try {
     return await fn(repo);
   } finally {

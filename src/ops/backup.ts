@@ -4,6 +4,7 @@ import { OcvaultError } from '../errors/OcvaultError.js';
 import type { Repository } from '../repo/repository.js';
 import type { DatabaseStats, Snapshot, SnapshotKind } from '../repo/snapshot.js';
 import type { BlobId } from '../repo/blobId.js';
+import { prestartBlobWorkers } from '../repo/blobWorkers.js';
 import { Archiver, type ArchiveProgress } from '../sources/files/archiver.js';
 import { parsePattern } from '../sources/files/glob.js';
 import { scanTotals, type ScanTotals } from '../sources/files/scanner.js';
@@ -55,6 +56,15 @@ export interface BackupResult {
  * database costs little), then the files; packs, then index, then the snapshot object. A
  * failure leaves no snapshot, but what was already stored is indexed and reused next time.
  */
+/**
+ * What a backup starts while the repository's key is derived: in a repository without a
+ * snapshot there is no parent and every file will be read, so the blob workers load meanwhile
+ * (bench tree's first backup: ~0.1 s sooner).
+ */
+export function backupWhileUnlocking(listed: { snapshots: number }): void {
+  if (listed.snapshots === 0) prestartBlobWorkers();
+}
+
 export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
   if (opts.paths.length === 0 && !opts.database) throw new OcvaultError('Usage', 'nothing to back up: give at least one path or --db');
   const started = Date.now();

@@ -1,4 +1,4 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import * as fs from 'node:fs';
 import { blake3, prepareHashKey, type Blake3 } from './hash.js';
 import { makeChunker, type Chunker } from './chunker.js';
@@ -17,8 +17,12 @@ import type { AddedBlobs, ChunkedFile, FailedTask, FileStat, FileToChunk, FromWo
  * not stored yet — into packs of its own when the store is a local folder, else handing them
  * to the main thread — and opens blobs for restore.
  */
-const init = workerData as WorkerInit;
 const port = parentPort!;
+/**
+ * What this worker works with: its keys, sizes and store, given by the first message (a thread
+ * may be started before the key is derived: see prestartBlobWorkers).
+ */
+let init: WorkerInit;
 const READ = 1024 * 1024;
 /** Sealed bytes a task may have in flight before it waits for the main thread to take them. */
 const CREDIT = 16 * 1024 * 1024;
@@ -30,8 +34,8 @@ let dbChunker: Chunker;
 let index: LocalIndex | undefined;
 /** this worker's own packs (local stores only) */
 let packFile: PackFileWriter | undefined;
-const idKey = Buffer.from(init.idKey);
-const claims = new BlobClaims(init.claims);
+let idKey: Buffer;
+let claims: BlobClaims;
 /** ids this worker sealed once the shared claim table was full */
 const sealedHere = new Set<string>();
 
@@ -338,14 +342,19 @@ async function chunkFiles(files: readonly FileToChunk[]): Promise<void> {
   post({ task: 0, kind: 'answers', answers });
 }
 
-const ready = (async () => {
+async function setUp(): Promise<void> {
+  idKey = Buffer.from(init.idKey);
+  claims = new BlobClaims(init.claims);
   hasher = await blake3();
   await prepareHashKey(idKey);
   sealer = makeSealer(init.cipher, Buffer.from(init.encryptionKey));
   fileChunker = makeChunker(init.chunkerKey, init.fileChunks);
   dbChunker = makeChunker(init.chunkerKey, init.dbChunks);
   if (init.packs) packFile = new PackFileWriter(init.packs.dir, sealer, await hasher.plainHasher(), init.packs.size, (pack) => post({ task: 0, kind: 'pack', pack }));
-})();
+}
+
+/** Set up once `init` is known; every task waits for it. */
+let ready: Promise<void> | undefined;
 
 /** Finishes this worker's open pack, so every blob it stored so far can be indexed. */
 async function flushPacks(task: number): Promise<void> {
@@ -354,13 +363,19 @@ async function flushPacks(task: number): Promise<void> {
 }
 
 port.on('message', (msg: ToWorker) => {
+  if (msg.kind === 'init') {
+    init = msg.init;
+    ready = setUp();
+    return;
+  }
   if (msg.kind === 'ack') {
     const resolve = acks.get(msg.task);
     acks.delete(msg.task);
     resolve?.();
     return;
   }
-  void ready
+  // the pool sends 'init' before any task
+  void ready!
     .then(async () => {
       switch (msg.kind) {
         case 'chunkFiles': {

@@ -44,6 +44,8 @@ export interface FileToChunk {
 }
 
 export type ToWorker =
+  /** a thread started before its pool: what it works with, before any task */
+  | { task: 0; kind: 'init'; init: WorkerInit }
   /** files chunked one after the other, all answered in one 'answers' */
   | { task: 0; kind: 'chunkFiles'; files: FileToChunk[] }
   | { task: number; kind: 'streamStart'; chunks: 'file' | 'db' }

@@ -28,6 +28,42 @@ export type PackSink = (pack: StagedPack) => Promise<void>;
 
 export type BlobWorkersInit = Omit<WorkerInit, 'claims'>;
 
+/** Workers a pool starts unless told otherwise: one per core, at most 8. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, Math.min(availableParallelism(), 8));
+}
+
+/** A blob worker thread, loading its modules; it waits for an 'init' message before any task. */
+function workerThread(): Worker {
+  const worker = new Worker(new URL('./blobWorker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+  // a new isolate resets the flag that keeps the main thread's young generation small
+  worker.once('online', holdHeapGrowth);
+  return worker;
+}
+
+/** Threads started ahead of the pool that will take them (see prestartBlobWorkers). */
+const prestarted: Worker[] = [];
+
+/**
+ * Starts `count` worker threads for a pool that is certain to come, before it can be made: a
+ * thread takes ~0.1 s of a core to load its modules, which then overlaps the key derivation
+ * (scrypt, on one core) instead of following it. They hold no key until a pool takes them, and
+ * do not keep the process alive.
+ */
+export function prestartBlobWorkers(count = defaultWorkerCount()): void {
+  while (prestarted.length < count) {
+    const worker = workerThread();
+    worker.unref();
+    // one that failed or died unused is not handed to a pool (the pool hears of later failures)
+    worker.on('error', () => undefined);
+    worker.once('exit', () => {
+      const at = prestarted.indexOf(worker);
+      if (at >= 0) prestarted.splice(at, 1);
+    });
+    prestarted.push(worker);
+  }
+}
+
 /**
  * Room for the new blobs of one run in the claim table (2^17 slots, half usable, 2.5 MiB):
  * beyond 64k new blobs workers decide alone, and a chunk two of them cut may be stored twice.
@@ -115,18 +151,17 @@ export class BlobWorkers {
     init: BlobWorkersInit,
     private readonly blobSink: BlobSink,
     private readonly packSink: PackSink,
-    private readonly count = Math.max(1, Math.min(availableParallelism(), 8)),
+    private readonly count = defaultWorkerCount(),
   ) {
     this.init = { ...init, claims: BlobClaims.create(CLAIM_SLOTS).buffer };
   }
 
   private spawn(): void {
-    const url = new URL('./blobWorker.js', import.meta.url);
     for (let i = 0; i < this.count; i++) {
-      const worker = new Worker(url, { workerData: this.init, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+      const worker = prestarted.shift() ?? workerThread();
+      worker.ref();
+      worker.postMessage({ task: 0, kind: 'init', init: this.init } satisfies ToWorker);
       const slot: Slot = { worker, busy: 0, outbox: [] };
-      // a new isolate resets the flag that keeps the main thread's young generation small
-      worker.once('online', holdHeapGrowth);
       worker.on('message', (m: FromWorker) => this.onMessage(m));
       worker.on('error', (e) => {
         slot.gone ??= e;

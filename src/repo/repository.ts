@@ -31,6 +31,11 @@ export interface OpenOptions {
   cacheDir?: string;
   /** lock refresh and staleness times (default 5 and 30 minutes); shorter only in tests */
   lockTiming?: LockTiming;
+  /**
+   * Called while the key is derived, once the store is listed: what a command can start on
+   * then, it does not make wait for the key (a first backup starts its workers).
+   */
+  whileUnlocking?: (listed: { snapshots: number }) => void;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -119,7 +124,7 @@ export class Repository {
     const hasher = await blake3();
     // Listings need no key: they run while scrypt derives it, when the main thread is idle.
     const listings = Promise.all([backend.list('index'), backend.list('snapshots')]);
-    listings.catch(() => undefined); // awaited below, unless the unlock fails first
+    listings.then(([, snapshots]) => opts.whileUnlocking?.({ snapshots: snapshots.length })).catch(() => undefined); // awaited below, unless the unlock fails first
     // the native modules every command needs next load while the key is derived (~30 ms)
     const { master, keyName } = await unlockMaster(backend, config, opts.password, hasher, loadNativeModules);
     await prepareHashKey(master.id);

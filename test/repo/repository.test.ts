@@ -13,6 +13,7 @@ import { Repository } from '../../src/repo/repository.js';
 import { OcvaultError } from '../../src/errors/OcvaultError.js';
 import type { Snapshot } from '../../src/repo/snapshot.js';
 import { makeChunker } from '../../src/repo/chunker.js';
+import { prestartBlobWorkers } from '../../src/repo/blobWorkers.js';
 
 const small = { packSize: 1024 * 1024, chunker: { min: 4096, avg: 16384, max: 65536 } };
 
@@ -216,6 +217,41 @@ test('blob workers: files asked for together are answered each on its own; one t
       assert.equal(got.size, expected[i]!.length);
       assert.deepEqual(Buffer.concat(await Promise.all(got.content.map((id) => repo.loadBlob(id)))), expected[i]);
     }
+  });
+});
+
+test('repository: open tells a command how many snapshots the store lists (what a backup starts early depends on it)', async () => {
+  await withNewRepository('memory', undefined, async (repo, cache, backend) => {
+    const seen: number[] = [];
+    const opened = [await Repository.open(backend, { password: 'pw', cacheDir: cache, whileUnlocking: (l) => seen.push(l.snapshots) })];
+    await repo.saveSnapshot(snap(await repo.saveBlob('tree', Buffer.from('{"nodes":[]}')).then((r) => r.id), '2026-01-01T00:00:00Z'));
+    opened.push(await Repository.open(backend, { password: 'pw', cacheDir: cache, whileUnlocking: (l) => seen.push(l.snapshots) }));
+    for (const r of opened) await r.close();
+    assert.deepEqual(seen, [0, 1]);
+  });
+});
+
+test('blob workers started before their pool: the pool takes them and works; unused ones do not keep a process alive', async () => {
+  // a process that starts workers and never makes a pool ends by itself (a script file: an
+  // `--input-type=module -e` script ended with workers still running)
+  const dir = await mkdtemp(path.join(tmpdir(), 'ocvault-prestart-'));
+  try {
+    const script = path.join(dir, 'prestart.mjs');
+    await writeFile(script, `import { prestartBlobWorkers } from ${JSON.stringify(new URL('../../src/repo/blobWorkers.js', import.meta.url).href)};\nprestartBlobWorkers(2);\n`);
+    execFileSync(process.execPath, [script], { timeout: 20_000 });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  prestartBlobWorkers(2);
+  await withNewRepository('local', small, async (repo, cache) => {
+    const workers = repo.startWorkers(2);
+    const data = [randomBytes(700_000), randomBytes(900_000)];
+    const files = data.map((_, i) => path.join(cache, `f${i}.bin`));
+    await Promise.all(files.map((f, i) => writeFile(f, data[i]!)));
+    const deadline = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('hung')), 10_000).unref())]);
+    const results = await Promise.all(files.map((f) => deadline(workers.chunkFile(f))));
+    await repo.flush();
+    for (let i = 0; i < files.length; i++) assert.deepEqual(Buffer.concat(await Promise.all(results[i]!.content.map((id) => repo.loadBlob(id)))), data[i]);
   });
 });
 
