@@ -1,9 +1,11 @@
 import { holdHeapGrowth } from '../repo/youngGc.js';
+import { restoreDeferredCaForChildren } from '../storage/tlsTrust.js';
 import { Command, CommanderError } from 'commander';
 import { describeError } from './exitCodes.js';
 import { COMMANDS, commandName } from './commands.js';
 
 holdHeapGrowth();
+restoreDeferredCaForChildren();
 
 const program = new Command();
 program

@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { tlsContext } from './tlsTrust.js';
 
 export interface HttpRequest {
   method: string;
@@ -17,16 +18,15 @@ export interface HttpResponse {
   body: Buffer;
 }
 
-/** Keep-alive agents, so a run of requests reuses its connections. */
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 32 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 32 }),
-};
+/** Keep-alive agents, so a run of requests reuses its connections; made at first use (see tlsTrust.ts). */
+let httpAgent: http.Agent | undefined;
+let httpsAgent: https.Agent | undefined;
 
 /** One HTTP request with its whole response body; network failures reject with the errno error. */
 export function httpRequest(req: HttpRequest): Promise<HttpResponse> {
-  const mod = req.url.protocol === 'https:' ? https : http;
-  const agent = req.url.protocol === 'https:' ? agents['https:'] : agents['http:'];
+  const secure = req.url.protocol === 'https:';
+  const mod = secure ? https : http;
+  const agent = secure ? (httpsAgent ??= new https.Agent({ keepAlive: true, maxSockets: 32, secureContext: tlsContext() })) : (httpAgent ??= new http.Agent({ keepAlive: true, maxSockets: 32 }));
   return new Promise((resolve, reject) => {
     const r = mod.request(req.url, { method: req.method, headers: req.headers, agent }, (res) => {
       const chunks: Buffer[] = [];

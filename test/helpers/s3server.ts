@@ -20,11 +20,12 @@ export class S3Server {
   private child: ChildProcess | undefined;
   private output = '';
 
-  private constructor(readonly dir: string, readonly port: number) {}
+  /** `tls`: PEM files of the server's key and certificate; it then speaks HTTPS only */
+  private constructor(readonly dir: string, readonly port: number, private readonly tls?: { key: string; cert: string }) {}
 
-  static async start(): Promise<S3Server> {
+  static async start(tls?: { key: string; cert: string }): Promise<S3Server> {
     const dir = await mkdtemp(path.join(tmpdir(), 'ocv-s3-'));
-    const s = new S3Server(dir, await freePort());
+    const s = new S3Server(dir, await freePort(), tls);
     await s.start();
     return s;
   }
@@ -32,7 +33,8 @@ export class S3Server {
   async start(): Promise<void> {
     if (this.child) return;
     const bin = path.join(path.dirname(createRequire(import.meta.url).resolve('s3rver/package.json')), 'bin', 's3rver.js');
-    const child = spawn(process.execPath, [bin, '-d', this.dir, '-a', '127.0.0.1', '-p', String(this.port), '--silent', '--no-vhost-buckets'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tls = this.tls ? ['--key', this.tls.key, '--cert', this.tls.cert] : [];
+    const child = spawn(process.execPath, [bin, '-d', this.dir, '-a', '127.0.0.1', '-p', String(this.port), '--silent', '--no-vhost-buckets', ...tls], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let exited = false;
     child.on('exit', () => {
@@ -59,11 +61,11 @@ export class S3Server {
   }
 
   options(bucket: string, prefix = ''): S3BackendOptions {
-    return { protocol: 'http:', host: '127.0.0.1', port: this.port, bucket, prefix, region: 'us-east-1', pathStyle: true, credentials: async () => S3_KEY };
+    return { protocol: this.tls ? 'https:' : 'http:', host: '127.0.0.1', port: this.port, bucket, prefix, region: 'us-east-1', pathStyle: true, credentials: async () => S3_KEY };
   }
 
   url(bucket: string, prefix = ''): string {
-    return `s3+http://127.0.0.1:${this.port}/${bucket}${prefix ? '/' + prefix : ''}`;
+    return `${this.tls ? 's3' : 's3+http'}://127.0.0.1:${this.port}/${bucket}${prefix ? '/' + prefix : ''}`;
   }
 
   env(): Record<string, string> {

@@ -1,6 +1,7 @@
 import type { SmtpChannel } from '../config.js';
 import { resolveSecret } from '../secrets.js';
 import type { NotifyMessage } from './message.js';
+import { tlsContext } from '../../storage/tlsTrust.js';
 
 /** Sends the message as a plain-text mail through the configured SMTP server. */
 export async function sendSmtp(ch: SmtpChannel, msg: NotifyMessage): Promise<void> {
@@ -12,6 +13,8 @@ export async function sendSmtp(ch: SmtpChannel, msg: NotifyMessage): Promise<voi
     secure: ch.secure,
     ignoreTLS: ch.ignoreTls,
     auth: ch.user ? { user: ch.user, pass: pass ?? '' } : undefined,
+    // the certificates a deferred NODE_EXTRA_CA_CERTS names (see tlsTrust.ts)
+    tls: { secureContext: tlsContext() },
     connectionTimeout: 15_000,
     greetingTimeout: 15_000,
     socketTimeout: 30_000,

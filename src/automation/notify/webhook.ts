@@ -1,20 +1,24 @@
 import type { TelegramChannel, WebhookChannel } from '../config.js';
 import { resolveSecret } from '../secrets.js';
 import type { NotifyMessage } from './message.js';
+import { httpRequest } from '../../storage/httpRequest.js';
 
 const TIMEOUT_MS = 15_000;
 
-/** POSTs JSON; a non-2xx answer is an error naming the status (never the URL: it may hold a token). */
+/**
+ * POSTs JSON; a non-2xx answer is an error naming the status (never the URL: it may hold a
+ * token). Through node:https rather than fetch, which cannot be given the certificates a
+ * deferred NODE_EXTRA_CA_CERTS names (see tlsTrust.ts).
+ */
 async function postJson(url: string, body: unknown): Promise<void> {
-  let res: Response;
+  const bytes = Buffer.from(JSON.stringify(body));
+  let status: number;
   try {
-    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(TIMEOUT_MS) });
+    ({ status } = await httpRequest({ method: 'POST', url: new URL(url), headers: { 'content-type': 'application/json', 'content-length': String(bytes.length) }, body: [bytes], timeoutMs: TIMEOUT_MS }));
   } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code;
-    throw new Error(`request failed: ${cause ?? (e as Error).name}`);
+    throw new Error(`request failed: ${(e as { code?: string }).code ?? (e as Error).name}`);
   }
-  await res.arrayBuffer().catch(() => undefined);
-  if (!res.ok) throw new Error(`the server answered HTTP ${res.status}`);
+  if (status < 200 || status > 299) throw new Error(`the server answered HTTP ${status}`);
 }
 
 /** Generic webhook: the outcome as JSON. Slack-shaped: `{text}`. */
