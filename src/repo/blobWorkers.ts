@@ -104,9 +104,9 @@ const DISCARD_WAIT_MS = 5000;
  * Files sent to a worker in one message, answered in one. A message each way per file cost
  * more than its own work: the sender wakes the receiver while holding the port's lock, and the
  * woken thread, preempting the sender, blocks on that lock (perf sched: ~30 000 context
- * switches in the bench tree's first backup). Four to a message, with FILES_IN_FLIGHT_PER_WORKER at 8 so a worker
- * has a second message queued while it answers the first: 5.66 CPU-s and 3.65 s against 6.23
- * and 3.87 (5 alternating runs); 8 and 16 were alike.
+ * switches in the bench tree's first backup). Four to a message, with 8 files in flight per
+ * worker so that a second message waits while the first is answered: 5.66 CPU-s and 3.65 s
+ * against 6.23 and 3.87 (5 alternating runs); 8 to a message and 16 in flight were alike.
  */
 const FILES_PER_MESSAGE = 4;
 /** Files a worker may have in flight: two messages' worth (see FILES_PER_MESSAGE). */
