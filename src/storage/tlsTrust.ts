@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { createRequire } from 'node:module';
+import type { SecureContext } from 'node:tls';
 
 /**
  * The certificates TLS connections trust (an S3 store, mail, webhooks). Node reads the bundle
@@ -26,7 +27,9 @@ export function tlsContext(): SecureContext | undefined {
     } catch (e) {
       process.emitWarning(`Ignoring extra certs from ${file}, load failed: ${(e as Error).message}`);
     }
-    cached = { file, context: createSecureContext({ ca: [...rootCertificates, ...extra] }) };
+    // loaded here, not imported: every command imports this module, and node:tls costs ~10 ms
+    const tls = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
+    cached = { file, context: tls.createSecureContext({ ca: [...tls.rootCertificates, ...extra] }) };
   }
   return cached.context;
 }
