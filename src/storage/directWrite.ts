@@ -58,10 +58,13 @@ let refused = false;
  * Staging buffers a file has in background writes at most; one that fills while these are
  * written goes out synchronously. Unbounded, each worker came to hold 8 (one append takes a
  * whole chunk of up to 8 MiB, and a pack being finished keeps its own), all kept as spares.
- * One left this VM's disk (260 MB/s direct) idle between writes: the 2 GiB bench backup took
- * ~1 s longer than with 2 or 4, which were alike.
+ * One left this VM's disk (260 MB/s direct then) idle between writes: the 2 GiB bench backup
+ * took ~1 s longer than with 2. With 2, on a disk doing ~1.2 GB/s, each blob worker still made
+ * ~330 of its ~1 000 pack writes synchronously, 0.4-0.5 s blocked in all (the device stalls
+ * now and then, as packs are fsync'ed): with 4 almost none, and the first backup took 4.01 s
+ * against 4.23 (8 alternating runs, 6 of them faster) for 3 MiB more peak RSS; 3 and 4 were alike.
  */
-const BACKGROUND_WRITES = 2;
+const BACKGROUND_WRITES = 4;
 
 /** This thread's spare staging buffers by size (a worker may have a pack and a restored file open). */
 const spares = new Map<number, Buffer[]>();
