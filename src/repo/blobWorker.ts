@@ -329,7 +329,10 @@ function fail(task: number, e: unknown, where?: { blob: number; target?: number 
   post(failure(task, e, where));
 }
 
-/** Chunks files one after the other and answers for all of them at once (a message each way per file was a tenth of a first backup's CPU). */
+/**
+ * Chunks files one after the other and answers for all of them at once (a message each way
+ * per file was a tenth of a first backup's CPU: see FILES_PER_MESSAGE in blobWorkers.ts).
+ */
 async function chunkFiles(files: readonly FileToChunk[]): Promise<void> {
   const answers: (ChunkedFile | FailedTask)[] = [];
   for (const f of files) {

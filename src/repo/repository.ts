@@ -124,7 +124,9 @@ export class Repository {
     const hasher = await blake3();
     // Listings need no key: they run while scrypt derives it, when the main thread is idle.
     const listings = Promise.all([backend.list('index'), backend.list('snapshots')]);
-    listings.then(([, snapshots]) => opts.whileUnlocking?.({ snapshots: snapshots.length })).catch(() => undefined); // awaited below, unless the unlock fails first
+    listings.catch(() => undefined); // awaited below, unless the unlock fails first
+    // what a command starts here only starts sooner: should it fail, the command starts it later
+    if (opts.whileUnlocking) listings.then(([, snapshots]) => opts.whileUnlocking?.({ snapshots: snapshots.length })).catch(() => undefined);
     // the native modules every command needs next load while the key is derived (~30 ms)
     const { master, keyName } = await unlockMaster(backend, config, opts.password, hasher, loadNativeModules);
     await prepareHashKey(master.id);

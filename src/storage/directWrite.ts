@@ -62,7 +62,8 @@ let refused = false;
  * took ~1 s longer than with 2. With 2, on a disk doing ~1.2 GB/s, each blob worker still made
  * ~330 of its ~1 000 pack writes synchronously, 0.4-0.5 s blocked in all (the device stalls
  * now and then, as packs are fsync'ed): with 4 almost none, and the first backup took 4.01 s
- * against 4.23 (8 alternating runs, 6 of them faster) for 3 MiB more peak RSS; 3 and 4 were alike.
+ * against 4.23 (8 alternating runs, 6 of them faster) for 3 MiB more peak RSS. 3 and 4 were
+ * alike.
  */
 const BACKGROUND_WRITES = 4;
 
