@@ -272,6 +272,11 @@ export class BlobWorkers {
   }
 
   private send(slot: Slot, task: number, msg: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
+    return this.answer(slot, task, () => slot.worker.postMessage(msg, transfer));
+  }
+
+  /** The worker's answer to `task`, asked for by `ask`; a failure at once when the worker is gone. */
+  private answer(slot: Slot, task: number, ask: () => void): Promise<FromWorker> {
     return new Promise((resolve, reject) => {
       if (slot.gone) {
         if (this.pending.delete(task)) slot.busy--;
@@ -283,7 +288,7 @@ export class BlobWorkers {
         existing.resolve = resolve;
         existing.reject = reject;
       }
-      slot.worker.postMessage(msg, transfer);
+      ask();
     });
   }
 
@@ -308,10 +313,7 @@ export class BlobWorkers {
    */
   async chunkFile(path: string | Uint8Array): Promise<ChunkedContent> {
     const { task, slot } = this.start(true);
-    const m = await new Promise<FromWorker>((resolve, reject) => {
-      const p = this.pending.get(task)!;
-      p.resolve = resolve;
-      p.reject = reject;
+    const m = await this.answer(slot, task, () => {
       slot.outbox.push({ task, path: typeof path === 'string' ? path : { latin1: Buffer.from(path.buffer, path.byteOffset, path.byteLength).toString('latin1') } });
       if (!this.sendingFiles) {
         this.sendingFiles = true;
@@ -332,14 +334,9 @@ export class BlobWorkers {
       const files = slot.outbox;
       if (files.length === 0) continue;
       slot.outbox = [];
+      // a worker that died since these were queued: they fail as its other tasks did
       if (slot.gone) {
-        for (const f of files) {
-          const p = this.pending.get(f.task);
-          if (p && this.pending.delete(f.task)) {
-            slot.busy--;
-            p.reject(slot.gone);
-          }
-        }
+        this.failAll(slot, slot.gone);
         continue;
       }
       for (let i = 0; i < files.length; i += FILES_PER_MESSAGE) slot.worker.postMessage({ task: 0, kind: 'chunkFiles', files: files.slice(i, i + FILES_PER_MESSAGE) } satisfies ToWorker);
