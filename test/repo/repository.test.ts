@@ -39,6 +39,11 @@ async function withNewRepository(store: 'memory' | 'local' | Backend, configOver
   }
 }
 
+/** `p`, or a failure saying it hung after 10 s: a task a worker never answers fails the test instead of stalling it. */
+function deadline<T>(p: Promise<T>): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('hung')), 10_000).unref())]);
+}
+
 function snap(tree: string, time: string): Snapshot {
   return {
     version: 1, time, host: 'h', user: 'u', kind: 'full', tags: [], paths: ['/p'], tree,
@@ -203,7 +208,6 @@ test('blob workers: files asked for together are answered each on its own; one t
     const files = data.map((_, i) => path.join(cache, `f${i}.bin`));
     await Promise.all(files.map((f, i) => writeFile(f, data[i]!)));
     const asked = [files[0]!, path.join(cache, 'vanished.bin'), files[1]!, files[2]!, files[0]!];
-    const deadline = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('hung')), 10_000).unref())]);
     const results = await Promise.allSettled(asked.map((f) => deadline(workers.chunkFile(f))));
     await repo.flush();
     assert.equal(results[1]!.status, 'rejected');
@@ -248,7 +252,6 @@ test('blob workers started before their pool: the pool takes them and works; unu
     const data = [randomBytes(700_000), randomBytes(900_000)];
     const files = data.map((_, i) => path.join(cache, `f${i}.bin`));
     await Promise.all(files.map((f, i) => writeFile(f, data[i]!)));
-    const deadline = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('hung')), 10_000).unref())]);
     const results = await Promise.all(files.map((f) => deadline(workers.chunkFile(f))));
     await repo.flush();
     for (let i = 0; i < files.length; i++) assert.deepEqual(Buffer.concat(await Promise.all(results[i]!.content.map((id) => repo.loadBlob(id)))), data[i]);
@@ -264,7 +267,6 @@ test('blob workers: a worker that died fails the next flush and task at once ins
     // reach into the pool: a crash is what this simulates, and nothing public causes one
     const slots = (workers as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
     await slots[0]!.worker.terminate();
-    const deadline = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('hung')), 10_000).unref())]);
     await assert.rejects(deadline(repo.flush()), /blob worker exited/);
     const results = await Promise.allSettled([0, 1, 2, 3].map(() => deadline(workers.chunkFile(file))));
     assert.ok(results.some((r) => r.status === 'rejected' && /blob worker exited/.test(String(r.reason))), 'tasks given to the dead worker fail');
@@ -277,7 +279,6 @@ test('blob workers: a path that is no longer a regular file (a FIFO, a directory
     const workers = repo.startWorkers(1);
     const fifo = path.join(cache, 'fifo');
     execFileSync('mkfifo', [fifo]);
-    const deadline = <T>(p: Promise<T>): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('hung')), 10_000).unref())]);
     try {
       await assert.rejects(deadline(workers.chunkFile(fifo)), (e: NodeJS.ErrnoException) => e.code === 'ENOTREG');
     } finally {
