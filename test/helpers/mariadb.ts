@@ -74,7 +74,8 @@ function memoryDir(): string | undefined {
 
 /** Starts a throwaway MariaDB for one test file. Call stop() in after(). */
 export async function startTestServer(): Promise<TestServer> {
-  const server = await startThrowawayServer({ parentDir: memoryDir() });
+  // CI machines run two test files at once, each with servers of its own: a longer start window than the default
+  const server = await startThrowawayServer({ parentDir: memoryDir(), startTimeoutMs: 90_000 });
   const conns = new Map<string, mysql.Connection>();
   const connFor = (database: string): mysql.Connection => {
     let c = conns.get(database);
