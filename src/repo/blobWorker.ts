@@ -10,6 +10,7 @@ import { BlobWriteFailure, writeBlobs } from './blobWrites.js';
 import { youngCollector } from './youngGc.js';
 import { BlobClaims } from './blobClaims.js';
 import { PackFileWriter } from './packFile.js';
+import { pageOffsetOf, readSlack } from '../storage/copyDistance.js';
 import type { AddedBlobs, ChunkedFile, FailedTask, FileStat, FileToChunk, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
 
 /**
@@ -190,22 +191,31 @@ async function chunkFile(task: number, file: string | { latin1: string }): Promi
     // boundary has been found: a buffer per file would wait for the garbage collector, and the
     // worker's memory would grow by tens of MiB of dead buffers.
     buf = spareBuffers.pop() ?? Buffer.allocUnsafe(READ);
-    let start = 0;
-    let end = 0;
+    // Unread bytes move to `home` (not 0) when the buffer is compacted or grown: the offset
+    // that keeps the next read's copy out of the kernel's slow distances (copyDistance.ts).
+    let page = pageOffsetOf(buf);
+    const homeFor = (kept: number, at: number): number => (page === undefined ? 0 : readSlack(page + kept, at));
+    let start = homeFor(0, 0);
+    let end = start;
     let eof = false;
     let size = 0;
     while (!eof || start < end) {
       if (!eof) {
-        if (start > 0) {
-          buf.copy(buf, 0, start, end);
-          end -= start;
-          start = 0;
-        }
-        if (end === buf.length) {
+        const kept = end - start;
+        let home = homeFor(kept, size);
+        if (home + kept >= buf.length) {
+          // no chunk boundary in a full buffer: a larger one (the chunker cuts at `max`, so
+          // one of max + READ always has room)
           const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, max + READ));
-          buf.copy(bigger, 0, 0, end);
+          page = pageOffsetOf(bigger);
+          home = homeFor(kept, size);
+          buf.copy(bigger, home, start, end);
           buf = bigger;
+        } else if (start !== home) {
+          buf.copy(buf, home, start, end);
         }
+        start = home;
+        end = home + kept;
         const n = fs.readSync(fd, buf, end, buf.length - end, null);
         if (n === 0) eof = true;
         end += n;

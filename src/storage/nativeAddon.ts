@@ -2,13 +2,16 @@ import { createRequire } from 'node:module';
 
 /**
  * What ocvault's own addon (native/aead, built on install) exports: AEAD in place (see
- * repo/nativeAead.ts) and a memcpy (nativeCopy.ts). A build older than the checkout it sits in
- * (updated without a rebuild) may lack the later ones, so each is optional.
+ * repo/nativeAead.ts), a memcpy (nativeCopy.ts) and a view's page offset (copyDistance.ts).
+ * A build older than the checkout it sits in (updated without a rebuild) may lack the later
+ * ones, so each is optional.
  */
 export interface NativeAddon {
   seal?: (cipher: number, key: Uint8Array, nonce: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array) => void;
   open?: (cipher: number, key: Uint8Array, nonce: Uint8Array, bytes: Uint8Array, tag: Uint8Array) => boolean;
   copy?: (dst: Uint8Array, offset: number, src: Uint8Array) => void;
+  /** the view's start within its memory page (copyDistance.ts) */
+  pageOffset?: (bytes: Uint8Array) => number;
 }
 
 let loaded: NativeAddon | null | undefined;

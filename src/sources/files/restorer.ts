@@ -12,6 +12,7 @@ import { BlobWriteFailure, type BlobTarget, type BlobWrite, type FileMeta } from
 import { matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
 import { PathArena, type PathRef } from './pathArena.js';
+import { pageOffsetOf, readSlack, SLOW_DISTANCE } from '../../storage/copyDistance.js';
 
 export interface RestoreProgress {
   files: number;
@@ -221,12 +222,16 @@ export class Restorer {
   /** Reads one piece of a pack and has the workers write its blobs, one batch per worker. */
   private async restorePiece(piece: Piece, onProgress?: () => void): Promise<void> {
     const range = { offset: piece.from, length: piece.to - piece.from };
-    const buffer = this.takeReadBuffer(range.length);
+    const buffer = this.takeReadBuffer(range.length + SLOW_DISTANCE);
+    // the piece lies a little into the buffer where the kernel copies it fastest (copyDistance.ts)
+    const page = pageOffsetOf(buffer);
+    const at = page === undefined ? 0 : readSlack(page, piece.from);
+    const bytes = buffer.subarray(at, at + range.length);
     try {
       const backend = this.repo.backend;
       try {
-        if (backend.loadInto) await backend.loadInto('data', piece.pack, range, buffer);
-        else buffer.set(await backend.load('data', piece.pack, range));
+        if (backend.loadInto) await backend.loadInto('data', piece.pack, range, bytes);
+        else bytes.set(await backend.load('data', piece.pack, range));
       } catch (e) {
         if (e instanceof OcvaultError && e.code === 'ObjectNotFound') throw new OcvaultError('CorruptObject', `pack ${piece.pack} is missing (needed for ${printablePath(this.paths.bytes(piece.uses[0]!.file.path))})`, { pack: piece.pack });
         throw e;
@@ -241,7 +246,7 @@ export class Restorer {
       const lists = [...byBlob.values()];
       const blobs = lists.map((list): BlobWrite => ({ id: list[0]!.loc.id, offset: list[0]!.loc.offset - piece.from, length: list[0]!.loc.length, targets: list.map((u) => this.targetOf(u)) }));
       // settled, not raced: the read buffer goes back to the pool only once no worker reads it
-      const written = await this.repo.writeBlobs(piece.pack, buffer.subarray(0, range.length), blobs).catch((e: unknown) => {
+      const written = await this.repo.writeBlobs(piece.pack, bytes, blobs).catch((e: unknown) => {
         throw this.blobFailure(e, piece.pack, lists);
       });
       for (const f of written.timeFailures) {
@@ -266,7 +271,7 @@ export class Restorer {
   private takeReadBuffer(length: number): Buffer {
     const i = this.readBuffers.findIndex((b) => b.length >= length);
     if (i >= 0) return this.readBuffers.splice(i, 1)[0]!;
-    return Buffer.from(new SharedArrayBuffer(Math.max(length, READ_BUFFER)));
+    return Buffer.from(new SharedArrayBuffer(Math.max(length, READ_BUFFER + SLOW_DISTANCE)));
   }
 
   /**
