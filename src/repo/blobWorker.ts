@@ -11,6 +11,8 @@ import { youngCollector } from './youngGc.js';
 import { BlobClaims } from './blobClaims.js';
 import { PackFileWriter } from './packFile.js';
 import { pageOffsetOf, readSlack } from '../storage/copyDistance.js';
+import { readAhead } from '../storage/readAhead.js';
+import { ReadAheadPolicy } from './readAheadPolicy.js';
 import type { AddedBlobs, ChunkedFile, FailedTask, FileStat, FileToChunk, FromWorker, NewBlob, ToWorker, WorkerInit } from './blobWorkerProtocol.js';
 
 /**
@@ -174,10 +176,14 @@ const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constant
  */
 let files: Promise<void> = Promise.resolve();
 
+/** Whether to have the kernel read queued files ahead: only while reads wait for the device. */
+const readAheadPolicy = new ReadAheadPolicy();
+
 /** Read buffers are reused: allocating one per file costs more in GC than the reading. */
 const spareBuffers: Buffer[] = [];
 
-async function chunkFile(task: number, file: string | { latin1: string }): Promise<ChunkedFile> {
+/** `wasReadAhead`: the kernel was asked to read the file ahead (its read time then says nothing of the cache). */
+async function chunkFile(task: number, file: string | { latin1: string }, wasReadAhead: boolean): Promise<ChunkedFile> {
   const fd = fs.openSync(typeof file === 'string' ? file : Buffer.from(file.latin1, 'latin1'), READ_FLAGS);
   let buf: Buffer | undefined;
   try {
@@ -199,6 +205,7 @@ async function chunkFile(task: number, file: string | { latin1: string }): Promi
     let end = start;
     let eof = false;
     let size = 0;
+    let readMs = 0;
     while (!eof || start < end) {
       if (!eof) {
         const kept = end - start;
@@ -216,7 +223,9 @@ async function chunkFile(task: number, file: string | { latin1: string }): Promi
         }
         start = home;
         end = home + kept;
+        const t0 = performance.now();
         const n = fs.readSync(fd, buf, end, buf.length - end, null);
+        readMs += performance.now() - t0;
         if (n === 0) eof = true;
         end += n;
         size += n;
@@ -228,6 +237,7 @@ async function chunkFile(task: number, file: string | { latin1: string }): Promi
       if (stream.pendingSize >= 4 * 1024 * 1024 || eof) await stream.flush();
     }
     await stream.flush();
+    readAheadPolicy.record(size, readMs, wasReadAhead);
     const after = fs.fstatSync(fd, { bigint: true });
     const changed = after.size !== st.size || after.mtimeNs !== st.mtimeNs;
     return { task, kind: 'chunked', content: stream.content, size, before, changed, added: stream.added };
@@ -343,11 +353,11 @@ function fail(task: number, e: unknown, where?: { blob: number; target?: number 
  * Chunks files one after the other and answers for all of them at once (a message each way
  * per file was a tenth of a first backup's CPU: see FILES_PER_MESSAGE in blobWorkers.ts).
  */
-async function chunkFiles(files: readonly FileToChunk[]): Promise<void> {
+async function chunkFiles(files: readonly FileToChunk[], ahead: readonly boolean[]): Promise<void> {
   const answers: (ChunkedFile | FailedTask)[] = [];
-  for (const f of files) {
+  for (const [i, f] of files.entries()) {
     try {
-      answers.push(await chunkFile(f.task, f.path));
+      answers.push(await chunkFile(f.task, f.path, ahead[i] ?? false));
     } catch (e) {
       answers.push(failure(f.task, e));
     }
@@ -392,7 +402,11 @@ port.on('message', (msg: ToWorker) => {
     .then(async () => {
       switch (msg.kind) {
         case 'chunkFiles': {
-          const run = files.then(() => chunkFiles(msg.files));
+          // on a cold cache the device reads the queued files while this worker works on the
+          // files before them (a read waited for the disk half the worker's time)
+          const ahead = readAheadPolicy.choose(msg.files.length);
+          readAhead(msg.files.filter((_, i) => ahead[i]).map((f) => (typeof f.path === 'string' ? f.path : Buffer.from(f.path.latin1, 'latin1'))));
+          const run = files.then(() => chunkFiles(msg.files, ahead));
           files = run.catch(() => undefined);
           return run;
         }

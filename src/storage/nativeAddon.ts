@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 
 /**
  * What ocvault's own addon (native/aead, built on install) exports: AEAD in place (see
- * repo/nativeAead.ts), a memcpy (nativeCopy.ts) and a view's page offset (copyDistance.ts).
+ * repo/nativeAead.ts), a memcpy (nativeCopy.ts), a view's page offset (copyDistance.ts) and
+ * read-ahead of a file (readAhead.ts).
  * A build older than the checkout it sits in (updated without a rebuild) may lack the later
  * ones, so each is optional.
  */
@@ -12,6 +13,8 @@ export interface NativeAddon {
   copy?: (dst: Uint8Array, offset: number, src: Uint8Array) => void;
   /** the view's start within its memory page (copyDistance.ts) */
   pageOffset?: (bytes: Uint8Array) => number;
+  /** starts reading the heads of files (names each ended by a NUL) into the page cache, from the thread pool (readAhead.ts) */
+  prefetch?: (paths: Uint8Array) => void;
 }
 
 let loaded: NativeAddon | null | undefined;
