@@ -17,14 +17,16 @@ import { OcvaultError } from '../../src/errors/OcvaultError.js';
 const isCode = (code: string) => (e: unknown) => e instanceof OcvaultError && e.code === code;
 const hex = (): string => randomBytes(32).toString('hex');
 
-test('sealer: round trip, fresh nonce each time, any flipped bit is detected', () => {
+test('sealer: round trip, fresh nonce each time, the input untouched, any flipped bit is detected', () => {
   for (const cipher of ['aes-256-gcm', 'chacha20-poly1305'] as const) {
     const s = makeSealer(cipher, randomBytes(32));
     const plain = randomBytes(5000);
     const a = s.seal(plain);
     const b = s.seal(plain);
     assert.notDeepEqual(a, b);
+    const before = Buffer.from(a);
     assert.deepEqual(s.open(a, 'x'), plain);
+    assert.deepEqual(a, before, 'open leaves the sealed bytes as they were (they may be a cached pack)');
     for (const pos of [0, 12, 2000, a.length - 1]) {
       const bad = Buffer.from(a);
       bad[pos]! ^= 1;
