@@ -3,9 +3,8 @@ import { createRequire } from 'node:module';
 /**
  * What ocvault's own addon (native/aead, built on install) exports: AEAD in place (see
  * repo/nativeAead.ts), a memcpy (nativeCopy.ts), a view's page offset (copyDistance.ts) and
- * read-ahead of a file (readAhead.ts).
- * A build older than the checkout it sits in (updated without a rebuild) may lack the later
- * ones, so each is optional.
+ * read-ahead of files (readAhead.ts). A build older than the checkout it sits in (updated
+ * without a rebuild) may lack the later ones, so each is optional.
  */
 export interface NativeAddon {
   seal?: (cipher: number, key: Uint8Array, nonce: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array) => void;
