@@ -182,9 +182,14 @@ const readAheadPolicy = new ReadAheadPolicy();
 /** Read buffers are reused: allocating one per file costs more in GC than the reading. */
 const spareBuffers: Buffer[] = [];
 
+/** A file's name as the file system takes it (names that are not UTF-8 travel as latin1). */
+function fileName(file: FileToChunk['path']): string | Buffer {
+  return typeof file === 'string' ? file : Buffer.from(file.latin1, 'latin1');
+}
+
 /** `wasReadAhead`: the kernel was asked to read the file ahead (its read time then says nothing of the cache). */
-async function chunkFile(task: number, file: string | { latin1: string }, wasReadAhead: boolean): Promise<ChunkedFile> {
-  const fd = fs.openSync(typeof file === 'string' ? file : Buffer.from(file.latin1, 'latin1'), READ_FLAGS);
+async function chunkFile(task: number, file: FileToChunk['path'], wasReadAhead: boolean): Promise<ChunkedFile> {
+  const fd = fs.openSync(fileName(file), READ_FLAGS);
   let buf: Buffer | undefined;
   try {
     const st = fs.fstatSync(fd, { bigint: true });
@@ -405,7 +410,7 @@ port.on('message', (msg: ToWorker) => {
           // on a cold cache the device reads the queued files while this worker works on the
           // files before them (a read waited for the disk half the worker's time)
           const ahead = readAheadPolicy.choose(msg.files.length);
-          readAhead(msg.files.filter((_, i) => ahead[i]).map((f) => (typeof f.path === 'string' ? f.path : Buffer.from(f.path.latin1, 'latin1'))));
+          readAhead(msg.files.filter((_, i) => ahead[i]).map((f) => fileName(f.path)));
           const run = files.then(() => chunkFiles(msg.files, ahead));
           files = run.catch(() => undefined);
           return run;
