@@ -2,9 +2,10 @@ import { createRequire } from 'node:module';
 
 /**
  * What ocvault's own addon (native/aead, built on install) exports: AEAD in place (see
- * repo/nativeAead.ts), a memcpy (nativeCopy.ts), a view's page offset (copyDistance.ts) and
- * read-ahead of files (readAhead.ts). A build older than the checkout it sits in (updated
- * without a rebuild) may lack the later ones, so each is optional.
+ * repo/nativeAead.ts), a memcpy (nativeCopy.ts), a view's page offset (copyDistance.ts),
+ * read-ahead of files (readAhead.ts) and directory scans (sources/files/dirScan.ts). A build
+ * older than the checkout it sits in (updated without a rebuild) may lack the later ones, so
+ * each is optional.
  */
 export interface NativeAddon {
   seal?: (cipher: number, key: Uint8Array, nonce: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array) => void;
@@ -14,6 +15,8 @@ export interface NativeAddon {
   pageOffset?: (bytes: Uint8Array) => number;
   /** starts reading the heads of files (names each ended by a NUL) into the page cache, from the thread pool (readAhead.ts) */
   prefetch?: (paths: Uint8Array) => void;
+  /** a directory's entries with the lstat of each, from the thread pool; an errno number when it cannot be read (sources/files/dirScan.ts) */
+  scanDir?: (path: Uint8Array) => Promise<Buffer | number>;
 }
 
 let loaded: NativeAddon | null | undefined;

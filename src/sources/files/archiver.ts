@@ -1,4 +1,4 @@
-import { promises as fsp, lstatSync, readdirSync, type BigIntStats, type Stats } from 'node:fs';
+import { promises as fsp, lstatSync, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
 import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
 import type { Repository } from '../../repo/repository.js';
@@ -8,7 +8,8 @@ import type { BlobId } from '../../repo/blobId.js';
 import { matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
 import { FileSlots } from './fileSlots.js';
-import { fileNodeFromRead, linkTarget, nodeFromStat, nodeType, sameFileStat } from './fileNode.js';
+import { fileNodeFromRead, linkTarget, sameFileStat } from './fileNode.js';
+import { DirScanner, entryStatOf, isScannedDir, scanError, scannedStat, type DirScan, type EntryStat } from './dirScan.js';
 
 export interface ArchiveProgress {
   files: number;
@@ -68,6 +69,8 @@ export class Archiver {
   private readonly fileSlots: FileSlots;
   /** directory walks paused until fewer files wait (see WALK_PAUSE) */
   private paused: (() => void)[] = [];
+  /** directories listed ahead of the walk, in the thread pool */
+  private readonly scans = new DirScanner();
 
   constructor(private readonly repo: Repository, private readonly workers: BlobWorkers, private readonly opts: ArchiveOptions) {
     // Files in flight: too few leave a worker idle whenever the main thread is busy walking a
@@ -123,7 +126,9 @@ export class Archiver {
       if (seen.has(base)) throw new OcvaultError('Usage', `two paths share the base name ${base}; back them up separately`);
       seen.add(base);
       await this.lstatRoot(p);
-      const node = await this.entry(Buffer.from(p), Buffer.from(base), base, parentRoot.nodes.get(Buffer.from(base).toString('latin1')));
+      const st = this.lstatOrWarn(Buffer.from(p));
+      if (!st) continue;
+      const node = await this.entry(Buffer.from(p), Buffer.from(base), base, parentRoot.nodes.get(Buffer.from(base).toString('latin1')), entryStatOf(st));
       if (node) nodes.push(node);
     }
     return this.saveTree(nodes);
@@ -138,32 +143,23 @@ export class Archiver {
   }
 
   private async saveDir(abs: Buffer, rel: string, parent: ParentDir): Promise<BlobId> {
-    // A directory the parent snapshot did not have (all of a first backup) is listed with the
-    // entries' types: a regular file then needs no lstat here, as the worker's fstat of the
-    // descriptor it reads gives its node (an lstat and its Stats object were ~10 % of a first
-    // backup's main-thread allocation).
-    const fresh = parent.nodes.size === 0;
-    let names: Buffer[];
-    let regular: boolean[] | undefined;
+    let scan: DirScan;
     try {
-      // Metadata calls are synchronous on purpose: on a local disk they take microseconds,
-      // several times less than a round trip through the thread pool and a promise.
-      if (fresh) {
-        const entries = readdirSync(abs, { encoding: 'buffer', withFileTypes: true });
-        entries.sort((a, b) => Buffer.compare(a.name, b.name));
-        names = entries.map((e) => e.name);
-        regular = entries.map((e) => e.isFile());
-      } else {
-        names = readdirSync(abs, { encoding: 'buffer' });
-        names.sort(Buffer.compare);
-      }
+      scan = await this.scans.take(abs);
     } catch (e) {
       this.warn(`cannot read directory ${printablePath(abs)}: ${errnoCode(e) ?? (e as Error).message}`);
       return this.saveTree([]);
     }
+    const names = scan.names;
+    const excluding = this.opts.excludes.length > 0;
+    const relOf = (name: Buffer): string => (excluding ? (rel ? `${rel}/${name.toString('utf8')}` : name.toString('utf8')) : '');
+    // its subdirectories are listed while this one is compared (the relative path serves only to match excludes)
+    for (let j = 0; j < names.length; j++) {
+      if (isScannedDir(scan, j) && !matchesAny(this.opts.excludes, relOf(names[j]!), true)) this.scans.prefetch(Buffer.concat([abs, SLASH, names[j]!]));
+    }
+    const fresh = parent.nodes.size === 0;
     // Entries are taken a batch at a time, so a large tree is never all in flight at once.
     const nodes: TreeNode[] = [];
-    const excluding = this.opts.excludes.length > 0;
     for (let i = 0; i < names.length; i += ENTRY_BATCH) {
       while (this.fileSlots.waiting >= WALK_PAUSE) await new Promise<void>((resume) => this.paused.push(resume));
       let waits = false;
@@ -171,9 +167,12 @@ export class Archiver {
       for (let j = i; j < Math.min(i + ENTRY_BATCH, names.length); j++) {
         const name = names[j]!;
         const childAbs = Buffer.concat([abs, SLASH, name]);
-        // the relative path serves only to match excludes
-        const childRel = excluding ? (rel ? `${rel}/${name.toString('utf8')}` : name.toString('utf8')) : '';
-        const entry = regular?.[j] ? this.newFileEntry(childAbs, name, childRel) : this.entry(childAbs, name, childRel, fresh ? undefined : parent.nodes.get(name.toString('latin1')));
+        const failed = scanError(scan, j);
+        if (failed) {
+          this.entryFailed(childAbs, failed);
+          continue;
+        }
+        const entry = this.entry(childAbs, name, relOf(name), fresh ? undefined : parent.nodes.get(name.toString('latin1')), scannedStat(scan, j));
         if (entry instanceof Promise) waits = true;
         batch.push(entry);
       }
@@ -188,22 +187,14 @@ export class Archiver {
   }
 
   /**
-   * One directory entry: its node at once when nothing more is to be read (an unchanged file, a
-   * device), else a promise of it; undefined when excluded, vanished or unreadable.
+   * One directory entry, from its lstat: its node at once when nothing more is to be read (an
+   * unchanged file, a device), else a promise of it; undefined when excluded.
    */
-  private entry(abs: Buffer, name: Buffer, rel: string, parentNode: TreeNode | undefined): TreeNode | undefined | Promise<TreeNode | undefined> {
-    // Regular files need no BigInt lstat (~1.6 KB of heap each: a quarter of what an unchanged
-    // backup allocated): an unchanged one keeps its parent's exact times, a new or changed one
-    // gets those of the worker's fstat. A plain lstat comes first unless the parent had a
-    // directory or link there.
-    if (parentNode === undefined || parentNode.type === 'file') {
-      const plain = this.lstatOrWarn(abs, false);
-      if (!plain) return undefined;
-      if (plain.isFile()) return this.fileEntry(abs, name, rel, plain, parentNode);
-    }
-    const st = this.lstatOrWarn(abs, true);
-    if (!st) return undefined;
-    const type = nodeType(st);
+  private entry(abs: Buffer, name: Buffer, rel: string, parentNode: TreeNode | undefined, st: EntryStat): TreeNode | undefined | Promise<TreeNode | undefined> {
+    // a file where the parent had a directory or link is read as any changed file (the
+    // worker's fstat gives its node)
+    if (st.type === 'file') return this.fileEntry(abs, name, rel, st, parentNode);
+    const type = st.type;
     if (matchesAny(this.opts.excludes, rel, type === 'dir')) return undefined;
     if (!type) {
       // A socket has no content; the program that listens on it creates it again.
@@ -211,29 +202,15 @@ export class Archiver {
       this.opts.onNote?.(this.notes[this.notes.length - 1]!);
       return undefined;
     }
-    if (type === 'file') {
-      // a file where the parent had a directory or link (or one that changed type between the
-      // two lstats): nothing of the parent's to reuse, and the worker's fstat gives its node
-      this.progress.files++;
-      this.progress.bytes += Number(st.size);
-      return this.readFile(abs, name, parentNode, Number(st.size));
-    }
-    const node = nodeFromStat(name, type, st);
+    const node = st.node(name);
     if (type === 'dir') return this.saveSubdir(abs, rel, node, parentNode);
     if (type === 'symlink') return this.saveLink(abs, node);
     // FIFOs and devices are kept as metadata; a FIFO is never opened (a read would block).
     return node;
   }
 
-  /** A regular file the parent snapshot did not have, known from its directory listing: read in a worker, not lstat'ed here. */
-  private newFileEntry(abs: Buffer, name: Buffer, rel: string): Promise<TreeNode | undefined> | undefined {
-    if (matchesAny(this.opts.excludes, rel, false)) return undefined;
-    this.progress.files++;
-    return this.readFile(abs, name, undefined, 0);
-  }
-
-  /** A regular file seen by a plain lstat: unchanged, or read in a worker (which gives its times). */
-  private fileEntry(abs: Buffer, name: Buffer, rel: string, st: Stats, parentNode: TreeNode | undefined): TreeNode | undefined | Promise<TreeNode | undefined> {
+  /** A regular file: unchanged, or read in a worker (whose fstat gives its node). */
+  private fileEntry(abs: Buffer, name: Buffer, rel: string, st: EntryStat, parentNode: TreeNode | undefined): TreeNode | undefined | Promise<TreeNode | undefined> {
     if (matchesAny(this.opts.excludes, rel, false)) return undefined;
     this.progress.files++;
     this.progress.bytes += st.size;
@@ -247,15 +224,17 @@ export class Archiver {
     return this.readFile(abs, name, parentNode, st.size);
   }
 
-  /** lstat of a directory entry; undefined (and a warning) when it vanished or cannot be read */
-  private lstatOrWarn(abs: Buffer, bigint: true): BigIntStats | undefined;
-  private lstatOrWarn(abs: Buffer, bigint: false): Stats | undefined;
-  private lstatOrWarn(abs: Buffer, bigint: boolean): BigIntStats | Stats | undefined {
+  /** An entry whose lstat failed: a warning (it vanished, or cannot be read). */
+  private entryFailed(abs: Buffer, code: string | undefined, e?: unknown): void {
+    this.warn(code === 'ENOENT' ? `${printablePath(abs)} vanished before it could be read` : `cannot read ${printablePath(abs)}: ${code ?? (e as Error).message}`);
+  }
+
+  /** lstat of a root path; undefined (and a warning) when it vanished or cannot be read */
+  private lstatOrWarn(abs: Buffer): BigIntStats | undefined {
     try {
-      return lstatSync(abs, { bigint });
+      return lstatSync(abs, { bigint: true });
     } catch (e) {
-      const code = errnoCode(e);
-      this.warn(code === 'ENOENT' ? `${printablePath(abs)} vanished before it could be read` : `cannot read ${printablePath(abs)}: ${code ?? (e as Error).message}`);
+      this.entryFailed(abs, errnoCode(e), e);
       return undefined;
     }
   }

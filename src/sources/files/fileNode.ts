@@ -45,12 +45,29 @@ function statNode(raw: Buffer, type: NodeType, mode: number, mtimeNs: string, ct
   return node;
 }
 
+/** What a node keeps of an lstat: permission bits, times to the nanosecond (decimal text), owner, size, device. */
+export interface NodeStat {
+  mode: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  inode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  rdev: number;
+}
+
+/** Metadata of a node; content, subtree or target are filled in by the caller. */
+export function nodeFromFields(raw: Buffer, type: NodeType, st: NodeStat): TreeNode {
+  const node = statNode(raw, type, st.mode, st.mtimeNs, st.ctimeNs, st.inode, st.uid, st.gid);
+  if (type === 'file') node.size = st.size;
+  if (type === 'chardev' || type === 'blockdev') node.rdev = st.rdev;
+  return node;
+}
+
 /** Metadata of a node from lstat; content, subtree or target are filled in by the caller. */
 export function nodeFromStat(raw: Buffer, type: NodeType, st: BigIntStats): TreeNode {
-  const node = statNode(raw, type, Number(st.mode & 0o7777n), st.mtimeNs.toString(), st.ctimeNs.toString(), Number(st.ino), Number(st.uid), Number(st.gid));
-  if (type === 'file') node.size = Number(st.size);
-  if (type === 'chardev' || type === 'blockdev') node.rdev = Number(st.rdev);
-  return node;
+  return nodeFromFields(raw, type, { mode: Number(st.mode & 0o7777n), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: Number(st.ino), uid: Number(st.uid), gid: Number(st.gid), size: Number(st.size), rdev: Number(st.rdev) });
 }
 
 /**
@@ -87,7 +104,7 @@ export function msOfNs(ns: string): number {
  * and both mtime and ctime moved by less than that, while the kernel stamps ctime at every write
  * from a clock that the lstat of the last backup already stood between.
  */
-export function sameFileStat(st: Stats, parent: TreeNode): boolean {
+export function sameFileStat(st: Pick<Stats, 'size' | 'ino' | 'mtimeMs' | 'ctimeMs'>, parent: TreeNode): boolean {
   return (
     parent.type === 'file' &&
     Array.isArray(parent.content) &&
