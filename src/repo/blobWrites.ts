@@ -71,6 +71,7 @@ export type BlobOpener = (id: string, sealed: Uint8Array, what: string) => Buffe
 /**
  * Whole-file writes a thread has in flight at most: enough to keep the device busy while the
  * thread opens the next blobs, few enough that their blobs and staging buffers stay small.
+ * (Beyond them files go through the page cache: see writeBlobs.)
  */
 const WRITES_IN_FLIGHT = 4;
 const inFlight = new Set<Promise<void>>();
@@ -102,10 +103,16 @@ export async function writeBlobs(pack: string, bytes: Uint8Array, blobs: readonl
         const reason = setMetaSync(fd, meta);
         if (reason) done.timeFailures.push({ blob: i, target: t, reason });
       });
-      // a whole file big enough to go direct is written in the background; the rest at once
-      if (target.position === 0 && target.truncateTo === plain.length && plain.length >= DIRECT_MIN) {
+      // A whole file big enough to go direct is written in the background; the rest at once,
+      // through the page cache. So is a whole file that finds every write in flight, unless
+      // OCVAULT_WRITE_OVERFLOW=0: the kernel writes it back while the device catches up, where
+      // waiting for the device left the workers idle half the time on a slow disk.
+      const whole = target.position === 0 && target.truncateTo === plain.length && plain.length >= DIRECT_MIN;
+      if (whole && process.env.OCVAULT_WRITE_OVERFLOW === '0') {
         while (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
         if (failure) break;
+      }
+      if (whole && inFlight.size < WRITES_IN_FLIGHT) {
         const write: Promise<void> = writeWhole(file, plain, setMeta)
           .catch((e: unknown) => {
             failure ??= new BlobWriteFailure(e as Error, i, t);

@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { constants as C } from 'node:fs';
-import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DIRECT_ALIGN, DIRECT_MIN, SequentialFile } from '../../src/storage/directWrite.js';
 import { writeAtSync, writeWhole } from '../../src/repo/fileWrite.js';
 import { copyInto } from '../../src/storage/nativeCopy.js';
+import { writeBlobs, type BlobWrite } from '../../src/repo/blobWrites.js';
 import { nativeAddon } from '../../src/storage/nativeAddon.js';
 
 const STAGE = 1024 * 1024;
@@ -122,4 +123,36 @@ test('whole-file write from shared memory (a restore reads packs into it): the f
       assert.ok((await readFile(file)).equals(data), `${size} bytes from shared memory`);
     }
   });
+});
+
+test('blob writes: a batch of more whole files than writes in flight restores every file, bytes, mode and time, with and without overflow', async () => {
+  for (const overflow of ['1', '0']) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ocv-overflow-'));
+    process.env.OCVAULT_WRITE_OVERFLOW = overflow;
+    try {
+      // plain blobs back to back in one piece; the opener gives each blob's bytes as they are
+      const contents = Array.from({ length: 12 }, (_, i) => randomBytes(DIRECT_MIN + i * 3001));
+      const piece = Buffer.concat(contents);
+      let offset = 0;
+      const blobs: BlobWrite[] = contents.map((c, i) => {
+        const b: BlobWrite = { id: String(i), offset, length: c.length, targets: [{ file: path.join(dir, `f${i}`), position: 0, truncateTo: c.length, meta: { mode: 0o640 + (i % 2), mtime: 1_000_000_000 + i } }] };
+        offset += c.length;
+        return b;
+      });
+      // an existing longer file among them is cut to the blob's size
+      await writeFile(path.join(dir, 'f5'), randomBytes(contents[5]!.length * 2));
+      const written = await writeBlobs('pack', piece, blobs, (_id, sealed) => Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength));
+      assert.equal(written.bytes, piece.length);
+      for (const [i, c] of contents.entries()) {
+        const file = path.join(dir, `f${i}`);
+        assert.ok((await readFile(file)).equals(c), `bytes of f${i} (overflow ${overflow})`);
+        const st = await stat(file);
+        assert.equal(st.mode & 0o777, 0o640 + (i % 2), `mode of f${i}`);
+        assert.equal(st.mtimeMs, (1_000_000_000 + i) * 1000, `time of f${i}`);
+      }
+    } finally {
+      delete process.env.OCVAULT_WRITE_OVERFLOW;
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
 });
