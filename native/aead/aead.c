@@ -286,9 +286,14 @@ static void scan_execute(napi_env env, void *data) {
     }
     if (d->d_name[0] == '.' && (d->d_name[1] == 0 || (d->d_name[1] == '.' && d->d_name[2] == 0))) continue;
     if (entries != NULL && count == cap) {
-      scan_entry *more = realloc(entries, (cap *= 2) * sizeof *entries);
-      if (more == NULL) free(entries);
+      /* on failure the entries so far stay, to be freed below */
+      scan_entry *more = realloc(entries, 2 * cap * sizeof *entries);
+      if (more == NULL) {
+        job->err = ENOMEM;
+        break;
+      }
       entries = more;
+      cap *= 2;
     }
     if (entries == NULL) {
       job->err = ENOMEM;

@@ -93,3 +93,18 @@ test('directory scans: a directory listed ahead is the one taken, and one never 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('directory scans: a directory of many entries is listed whole and in order, with the addon or without', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ocv-scan-many-'));
+  try {
+    const names = Array.from({ length: 300 }, (_, i) => `entry-${(i * 7919) % 1000}`);
+    for (const n of names) writeFileSync(path.join(dir, n), n);
+    const expected = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const scanned = await scanDir(Buffer.from(dir));
+    assert.deepEqual(scanned.names.map(String), expected);
+    assert.deepEqual(scanDirSync(Buffer.from(dir)).names.map(String), expected);
+    for (const [i, n] of scanned.names.entries()) assert.equal(scannedStat(scanned, i).size, n.length);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

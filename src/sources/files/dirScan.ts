@@ -219,8 +219,11 @@ function typeOfMode(mode: number): NodeType | undefined {
 
 /** Scans running at once: each holds a thread-pool thread, which pack writes share. */
 const SCANS_RUNNING = 2;
-/** Directories listed ahead of the walk at most (each a few hundred bytes per entry). */
-const SCANS_AHEAD = 256;
+/**
+ * Directories listed ahead of the walk at most: it needs only the next few, and a listing
+ * holds ~100 bytes per entry until the walk takes it.
+ */
+const SCANS_AHEAD = 64;
 
 function ignore(): void {}
 
