@@ -20,7 +20,7 @@ async function tree(): Promise<string> {
   symlinkSync('/nowhere', path.join(dir, 'dangling'));
   execFileSync('mkfifo', [path.join(dir, 'fifo')]);
   writeFileSync(path.join(dir, 'old'), '');
-  execFileSync('touch', ['-h', '-d', '1969-07-20 20:17:40.123456789', path.join(dir, 'old')]);
+  execFileSync('touch', ['-h', '-d', '1969-07-20 20:17:40.123456789 UTC', path.join(dir, 'old')]);
   return dir;
 }
 
