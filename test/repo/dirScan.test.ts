@@ -21,6 +21,9 @@ async function tree(): Promise<string> {
   execFileSync('mkfifo', [path.join(dir, 'fifo')]);
   writeFileSync(path.join(dir, 'old'), '');
   execFileSync('touch', ['-h', '-d', '1969-07-20 20:17:40.123456789 UTC', path.join(dir, 'old')]);
+  // nanoseconds that need their leading zeros
+  writeFileSync(path.join(dir, 'padded'), '');
+  execFileSync('touch', ['-h', '-d', '2001-09-09 01:46:40.000000001 UTC', path.join(dir, 'padded')]);
   return dir;
 }
 
@@ -42,7 +45,7 @@ test('directory scans: the addon lists what readdir and lstat give, in Buffer or
     assert.deepEqual(entries(native), entries(portable));
     const names = native.names.map((n) => n.toString('latin1'));
     assert.deepEqual(names, [...names].sort((a, b) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'))));
-    assert.equal(names.length, 9);
+    assert.equal(names.length, 10);
     for (const [i, name] of native.names.entries()) {
       const st = lstatSync(Buffer.concat([Buffer.from(dir + '/'), name]), { bigint: true });
       const expected = entryStatOf(st);
@@ -55,6 +58,7 @@ test('directory scans: the addon lists what readdir and lstat give, in Buffer or
     assert.equal(scannedStat(native, names.indexOf('fifo')).type, 'fifo');
     assert.equal(scannedStat(native, names.indexOf('dangling')).type, 'symlink');
     assert.equal((scannedStat(native, names.indexOf('old')).node(Buffer.from('old')) as { mtimeNs: string }).mtimeNs, '-14182939876543211');
+    assert.equal((scannedStat(native, names.indexOf('padded')).node(Buffer.from('padded')) as { mtimeNs: string }).mtimeNs, '1000000000000000001');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -88,7 +92,7 @@ test('directory scans: a directory listed ahead is the one taken, and one never 
     const again = await scanner.take(Buffer.from(path.join(dir, 'sub')));
     assert.deepEqual(again.names.map(String), ['late']);
     const top = await scanner.take(Buffer.from(dir));
-    assert.equal(top.names.length, 9);
+    assert.equal(top.names.length, 10);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
