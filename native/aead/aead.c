@@ -394,20 +394,19 @@ static napi_value scan_dir(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* as napi_set_named_property would: writable, enumerable, configurable */
+#define EXPORT(js, c) {js, NULL, c, NULL, NULL, NULL, napi_writable | napi_enumerable | napi_configurable, NULL}
+
 static napi_value init(napi_env env, napi_value exports) {
-  napi_value f;
-  napi_create_function(env, "copy", NAPI_AUTO_LENGTH, copy, NULL, &f);
-  napi_set_named_property(env, exports, "copy", f);
-  napi_create_function(env, "seal", NAPI_AUTO_LENGTH, seal, NULL, &f);
-  napi_set_named_property(env, exports, "seal", f);
-  napi_create_function(env, "open", NAPI_AUTO_LENGTH, open_, NULL, &f);
-  napi_set_named_property(env, exports, "open", f);
-  napi_create_function(env, "pageOffset", NAPI_AUTO_LENGTH, page_offset, NULL, &f);
-  napi_set_named_property(env, exports, "pageOffset", f);
-  napi_create_function(env, "prefetch", NAPI_AUTO_LENGTH, prefetch, NULL, &f);
-  napi_set_named_property(env, exports, "prefetch", f);
-  napi_create_function(env, "scanDir", NAPI_AUTO_LENGTH, scan_dir, NULL, &f);
-  napi_set_named_property(env, exports, "scanDir", f);
+  const napi_property_descriptor functions[] = {
+      EXPORT("copy", copy),
+      EXPORT("seal", seal),
+      EXPORT("open", open_),
+      EXPORT("pageOffset", page_offset),
+      EXPORT("prefetch", prefetch),
+      EXPORT("scanDir", scan_dir),
+  };
+  napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;
 }
 
