@@ -383,13 +383,16 @@ static napi_value scan_dir(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_create_string_utf8(env, "ocvault.scanDir", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, scan_execute, scan_complete, job, &job->work) != napi_ok || napi_queue_async_work(env, job->work) != napi_ok) {
-    job->err = EAGAIN;
+  if (napi_create_async_work(env, NULL, name, scan_execute, scan_complete, job, &job->work) != napi_ok) {
     napi_value result;
     napi_create_int32(env, EAGAIN, &result);
     napi_resolve_deferred(env, job->deferred, result);
     free(job->path);
     free(job);
+  } else if (napi_queue_async_work(env, job->work) != napi_ok) {
+    /* resolved with the errno, and the work deleted, as after a run */
+    job->err = EAGAIN;
+    scan_complete(env, napi_ok, job);
   }
   return promise;
 }
