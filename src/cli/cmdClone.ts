@@ -3,7 +3,7 @@ import { OcvaultError } from '../errors/OcvaultError.js';
 import { cloneStore } from '../ops/clone.js';
 import { withRepository, output, type GlobalOptions } from './context.js';
 import { EXIT_PARTIAL } from './exitCodes.js';
-import { formatBytes, formatDuration } from './output.js';
+import { formatBytes, formatDuration, restoreStatus } from './output.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -44,6 +44,7 @@ export function registerClone(program: Command): void {
     .action(async (ref: string, opts: CloneFlags, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const out = output(g);
+      const started = Date.now();
       const storeUrls = parseStoreUrls(opts.storeUrl);
       const warnings: string[] = [];
       const r = await withRepository(g, (repo) =>
@@ -57,7 +58,7 @@ export function registerClone(program: Command): void {
           maintenance: opts.maintenance === true,
           storeUrls,
           parallel: opts.dbParallel,
-          onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
+          onProgress: out.progress ? (p, totals) => out.status(restoreStatus(started, p, totals)) : undefined,
           onTable: out.progress ? (t, rows) => out.status(`loaded ${t} (${rows} rows)`) : undefined,
           onUnrestored: (w) => warnings.push(w),
         }),

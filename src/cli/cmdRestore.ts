@@ -3,7 +3,7 @@ import { OcvaultError } from '../errors/OcvaultError.js';
 import { restore } from '../ops/restore.js';
 import { storeInfoFromMeta } from '../opencart/storeSnapshotInfo.js';
 import { withRepository, output, type GlobalOptions } from './context.js';
-import { formatBytes, formatDuration } from './output.js';
+import { formatBytes, formatDuration, restoreStatus } from './output.js';
 import { EXIT_PARTIAL } from './exitCodes.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -35,6 +35,7 @@ export function registerRestore(program: Command): void {
     .action(async (ref: string, opts: RestoreFlags, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const out = output(g);
+      const started = Date.now();
       if (opts.filesOnly && opts.dbOnly) throw new OcvaultError('Usage', '--files-only and --db-only exclude each other');
       const report: Record<string, unknown> = {};
       await withRepository(g, async (repo) => {
@@ -58,7 +59,7 @@ export function registerRestore(program: Command): void {
             onSafetySnapshot: (sid) => {
               if (!out.json) process.stderr.write(`saved what this restore replaces as snapshot ${sid.slice(0, 8)} (restore that to undo)\n`);
             },
-            onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
+            onProgress: out.progress ? (p, totals) => out.status(restoreStatus(started, p, totals)) : undefined,
             onTable: out.progress ? (t, rows) => out.status(`loaded ${t} (${rows} rows)`) : undefined,
             onWarning: (m) => out.warn(m),
             onUnrestored: (w) => warnings.push(w),
@@ -92,7 +93,7 @@ export function registerRestore(program: Command): void {
             snapshot: id,
             target: opts.target!,
             includes: opts.include,
-            onProgress: out.progress ? (p, total) => out.status(`${p.files} files, ${formatBytes(p.bytes)} of ${formatBytes(total)}`) : undefined,
+            onProgress: out.progress ? (p, totals) => out.status(restoreStatus(started, p, totals)) : undefined,
             onWarning: (m) => out.warn(m),
           });
           out.clearStatus();

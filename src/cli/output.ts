@@ -18,6 +18,18 @@ export function formatDuration(ms: number): string {
   return `${m}m${Math.round(s - m * 60)}s`;
 }
 
+/**
+ * A restore's progress line: files and bytes written, of the totals once the walk of the
+ * trees has found them all, the rate and then an ETA.
+ */
+export function restoreStatus(started: number, done: { files: number; bytes: number }, totals: { files: number; bytes: number; done: boolean }): string {
+  const secs = (Date.now() - started) / 1000;
+  const rate = secs > 0 ? done.bytes / secs : 0;
+  const left = totals.done && rate > 0 ? Math.max(0, (totals.bytes - done.bytes) / rate) : undefined;
+  const of = totals.done ? ` of ${totals.files} files, ${formatBytes(totals.bytes)}` : '';
+  return `${done.files} files, ${formatBytes(done.bytes)}${of}, ${formatBytes(rate)}/s${left !== undefined ? `, ETA ${formatDuration(Math.round(left * 1000))}` : ''}`;
+}
+
 export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));

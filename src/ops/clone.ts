@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { errnoCode, OcvaultError } from '../errors/OcvaultError.js';
 import type { Repository } from '../repo/repository.js';
-import type { RestoreProgress } from '../sources/files/restorer.js';
+import type { RestoreListener, RestoreProgress } from '../sources/files/restorer.js';
 import { describeTarget, loadDatabase, parseConnectionUrl, redactConnectionUrl, type ConnectionTarget, type LoadResult } from '../sources/mysql/index.js';
 import { cloneConfigValues, withTrailingSlash, type CloneDestination, type CloneSource } from '../opencart/cloneConfig.js';
 import { configValueOrUndefined, parsePhpConfig, rewritePhpConfig } from '../opencart/phpConfig.js';
@@ -29,7 +29,7 @@ export interface CloneOptions {
   /** extra stores' URLs by store_id (default: a subdomain of the staging host, see stagingSql.ts) */
   storeUrls?: Record<number, string>;
   parallel?: number;
-  onProgress?: (p: RestoreProgress, total: number) => void;
+  onProgress?: RestoreListener;
   /** entries that could not be recreated (the rest is restored) */
   onUnrestored?: (message: string) => void;
   onTable?: (table: string, rows: number) => void;

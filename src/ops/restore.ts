@@ -1,13 +1,13 @@
 import { OcvaultError } from '../errors/OcvaultError.js';
 import type { Repository } from '../repo/repository.js';
-import { Restorer, type RestoreProgress } from '../sources/files/restorer.js';
+import { Restorer, type RestoreListener, type RestoreProgress } from '../sources/files/restorer.js';
 import { parsePattern } from '../sources/files/glob.js';
 
 export interface RestoreOptions {
   snapshot: string;
   target: string;
   includes: string[];
-  onProgress?: (p: RestoreProgress, total: number) => void;
+  onProgress?: RestoreListener;
   /** told when the repository cannot be locked (full or read-only) and the restore goes on without */
   onWarning?: (message: string) => void;
 }
@@ -26,15 +26,6 @@ export async function restore(repo: Repository, opts: RestoreOptions): Promise<R
   await repo.lockForReading(opts.onWarning);
   repo.startWorkers();
   const restorer = new Restorer(repo, { includes: opts.includes.map(parsePattern), owners: process.getuid?.() === 0 });
-  const total = await restorer.plan(snapshot.tree, opts.target);
-  let last = 0;
-  await restorer.run(opts.target, () => {
-    const now = Date.now();
-    if (opts.onProgress && now - last > 100) {
-      last = now;
-      opts.onProgress(restorer.progress, total);
-    }
-  });
-  opts.onProgress?.(restorer.progress, total);
+  await restorer.restore(snapshot.tree, opts.target, opts.onProgress);
   return { id, progress: restorer.progress, warnings: restorer.warnings };
 }

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { errnoCode, OcvaultError } from '../errors/OcvaultError.js';
 import type { Repository } from '../repo/repository.js';
-import type { RestoreProgress } from '../sources/files/restorer.js';
+import type { RestoreListener, RestoreProgress } from '../sources/files/restorer.js';
 import { describeTarget, loadDatabase, parseConnectionUrl, redactConnectionUrl, type LoadResult } from '../sources/mysql/index.js';
 import { detectStore, type DetectOptions } from '../opencart/detectStore.js';
 import { DEFAULT_SOCKETS, storeDatabaseFromConfig, storeDatabaseUrl } from '../opencart/storeDatabase.js';
@@ -28,7 +28,7 @@ export interface StoreRestoreOptions {
   force?: boolean;
   parallel?: number;
   detect?: DetectOptions;
-  onProgress?: (p: RestoreProgress, total: number) => void;
+  onProgress?: RestoreListener;
   /** entries that could not be recreated (the rest is restored) */
   onUnrestored?: (message: string) => void;
   onTable?: (table: string, rows: number) => void;

@@ -4,7 +4,7 @@ import type { Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import type { BlobId } from '../repo/blobId.js';
 import { decodeTree, type TreeNode } from '../repo/tree.js';
-import { Restorer, type RestoreProgress } from '../sources/files/restorer.js';
+import { Restorer, type RestoreListener, type RestoreProgress } from '../sources/files/restorer.js';
 import { parsePattern } from '../sources/files/glob.js';
 import { parsePhpConfig, type PhpConfig } from '../opencart/phpConfig.js';
 import { storeInfoFromMeta, type StoreSnapshotInfo } from '../opencart/storeSnapshotInfo.js';
@@ -63,19 +63,10 @@ export async function snapshotConfig(repo: Repository, s: StoreSnapshot, rel: st
 }
 
 /** Restores a tree (all of it, or what `includes` select) into `target`; `onUnrestored` hears what could not be recreated. */
-export async function restoreTree(repo: Repository, tree: BlobId, target: string, includes: string[], onProgress?: (p: RestoreProgress, total: number) => void, onUnrestored?: (message: string) => void): Promise<RestoreProgress> {
+export async function restoreTree(repo: Repository, tree: BlobId, target: string, includes: string[], onProgress?: RestoreListener, onUnrestored?: (message: string) => void): Promise<RestoreProgress> {
   repo.startWorkers();
   const restorer = new Restorer(repo, { includes: includes.map(parsePattern), owners: process.getuid?.() === 0 });
-  const total = await restorer.plan(tree, target);
-  let last = 0;
-  await restorer.run(target, () => {
-    const now = Date.now();
-    if (onProgress && now - last > 100) {
-      last = now;
-      onProgress(restorer.progress, total);
-    }
-  });
-  onProgress?.(restorer.progress, total);
+  await restorer.restore(tree, target, onProgress);
   for (const w of restorer.warnings) onUnrestored?.(w);
   return restorer.progress;
 }

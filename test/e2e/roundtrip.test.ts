@@ -302,14 +302,19 @@ describe('more round trips', () => {
     await writeTree(src, {
       'image/catalog/a.jpg': 'a\n',
       'image/catalog/sub/b.jpg': 'b\n',
+      'image/catalog/empty/': '',
       'image/cache/c.jpg': 'c\n',
+      'image/cache/empty/': '',
       'catalog.txt': 'not in the directory\n',
       'system/config.php': '<?php\n',
     });
     const b = await t.backup([src]);
     const target = await t.restore(b.id, t.path('restore-inc-dir'), ['--include', 'image/catalog']);
-    const got = (await listTree(target)).filter((e) => e.type !== 'dir').map((e) => e.path).sort();
+    const tree = await listTree(target);
+    const got = tree.filter((e) => e.type !== 'dir').map((e) => e.path).sort();
     assert.deepEqual(got, ['image/catalog/a.jpg', 'image/catalog/sub/b.jpg']);
+    // the directories on the way and the included one's own (an empty one too), no others
+    assert.deepEqual(tree.filter((e) => e.type === 'dir').map((e) => e.path).sort(), ['image', 'image/catalog', 'image/catalog/empty', 'image/catalog/sub']);
     assert.equal(await fsp.readFile(path.join(target, 'image/catalog/sub/b.jpg'), 'utf8'), 'b\n');
   });
 });

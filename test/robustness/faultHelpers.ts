@@ -28,9 +28,9 @@ export interface Tmpfs {
   unmount(): Promise<void>;
 }
 
-export async function mountTmpfs(dir: string, bytes: number): Promise<Tmpfs> {
+export async function mountTmpfs(dir: string, bytes: number, inodes?: number): Promise<Tmpfs> {
   await fsp.mkdir(dir, { recursive: true });
-  await run('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700`, 'tmpfs', dir]);
+  await run('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700${inodes ? `,nr_inodes=${inodes}` : ''}`, 'tmpfs', dir]);
   let mounted = true;
   return {
     dir,

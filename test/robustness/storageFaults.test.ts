@@ -385,6 +385,23 @@ describe('a real full disk (tmpfs) through the CLI', { skip: tmpfsUnavailable() 
     expectCode(await t.run(['check', '--read-data']), 0);
   });
 
+  test('restore onto a target out of inodes: one line naming the directory that could not be made', { timeout: 240_000 }, async () => {
+    const t = await TestRepo.create();
+    repos.push(t);
+    const src = t.path('src');
+    for (let i = 0; i < 40; i++) {
+      await fsp.mkdir(path.join(src, `d${i}`), { recursive: true });
+      await fsp.writeFile(path.join(src, `d${i}`, 'f.txt'), `file ${i}\n`);
+    }
+    const snap = await t.backup([src]);
+    const target = t.path('target');
+    mounts.push(await mountTmpfs(target, 4 * MiB, 16));
+    const r = await t.run(['restore', snap.id, '--target', target], { timeoutMs: 120_000 });
+    const line = assertCleanCliFailure(r, t.password, /^ocvault: cannot (make the directory|write) .*no space left on device/);
+    assert.ok(line.includes(target), `names the path\n${describeRun(r)}`);
+    expectCode(await t.run(['check', '--read-data']), 0);
+  });
+
   test('the local index cache on a full disk: one line naming the cache, at open and while the index fills', { timeout: 240_000 }, async () => {
     const t = await TestRepo.create();
     repos.push(t);

@@ -1,4 +1,4 @@
-import { promises as fsp, chmodSync, lchownSync, lstatSync, lutimesSync, mkdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { promises as fsp, chmodSync, lchownSync, lstatSync, lutimesSync, mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
@@ -23,6 +23,15 @@ export interface RestoreProgress {
   bytes: number;
 }
 
+/** What the walk of the trees has found so far: final once `done`. */
+export interface RestoreTotals {
+  files: number;
+  bytes: number;
+  done: boolean;
+}
+
+export type RestoreListener = (progress: RestoreProgress, totals: RestoreTotals) => void;
+
 export interface RestoreOptions {
   includes: readonly PathPattern[];
   /** restore owners too (only root can) */
@@ -44,6 +53,12 @@ interface EntryMeta {
  */
 interface PlannedEntry extends EntryMeta {
   path: PathRef;
+}
+
+/** A directory the walk met: made once it is included or something below it is restored. */
+interface PlannedDir extends PlannedEntry {
+  parent: PlannedDir | undefined;
+  made: boolean;
 }
 
 interface PlannedFile extends PlannedEntry {
@@ -96,72 +111,180 @@ const READ_BUFFER = 2 * 1024 * 1024;
  * +2.2-2.6 MiB of peak RSS, still below the backup's; 4 were no faster than 3, for +4 MiB.
  */
 const PIECES_IN_FLIGHT = 3;
+/**
+ * Files of the first batch handed on, doubled for each later batch up to BATCH_FILES, and the
+ * bytes at which a batch is handed on earlier (about 4 packs). The walk of the bench tree's
+ * trees took ~0.8 s before the first piece was read when it was planned whole.
+ */
+const FIRST_BATCH_FILES = 32;
+const BATCH_FILES = 1024;
+const BATCH_BYTES = 64 * 1024 * 1024;
+/**
+ * Pieces queued ahead of the writing (up to 2 MiB of a pack each) before the walk waits: the
+ * plan of a tree of millions of files is held a part at a time.
+ */
+const PIECES_AHEAD = 256;
 
-function writeError(abs: Buffer, e: unknown): Error {
+function writeError(abs: Buffer, e: unknown, action = 'write'): Error {
   if (e instanceof OcvaultError) return e;
-  return new OcvaultError('StorageError', `cannot write ${printablePath(abs)}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: abs.toString() });
+  return new OcvaultError('StorageError', `cannot ${action} ${printablePath(abs)}: ${errnoCode(e) === 'ENOSPC' ? 'no space left on device' : (e as Error).message}`, { file: abs.toString() });
 }
 
 /**
- * Restores a tree under a target directory: directories first, files in parallel (blobs
- * verified against their ids as they are read), then directory modes and times bottom-up so
- * writing files does not disturb them. Names come from validated trees, so nothing lands
- * outside the target; existing symlinks in the way are replaced, never followed.
+ * Restores a tree under a target directory. The walk of its trees and the writing overlap: the
+ * walk makes directories as it meets them and hands files on in batches, whose packs are read
+ * in pieces and written by the workers (blobs verified against their ids as they are read)
+ * while the walk goes on. Then symlinks and special files, and directory modes and times
+ * bottom-up so writing files does not disturb them. Names come from validated trees, so
+ * nothing lands outside the target; existing symlinks in the way are replaced, never followed.
  */
 export class Restorer {
   readonly progress: RestoreProgress = { files: 0, dirs: 0, symlinks: 0, specials: 0, bytes: 0 };
+  readonly totals: RestoreTotals = { files: 0, bytes: 0, done: false };
   /** entries that could not be recreated (a device node without root) */
   readonly warnings: string[] = [];
-  private readonly files: PlannedFile[] = [];
+  /** directories made, parents before children */
   private readonly dirs: PlannedEntry[] = [];
   private readonly links: PlannedNode[] = [];
   private readonly specials: PlannedNode[] = [];
   private readonly paths = new PathArena();
+  /** files met by the walk and not yet handed on */
+  private batch: PlannedFile[] = [];
+  private batchBytes = 0;
+  /** files a batch takes before it is handed on: small at first, so the workers start early */
+  private batchFiles = FIRST_BATCH_FILES;
+  private readonly limit = pLimit(PIECES_IN_FLIGHT);
+  /** one per piece, in the order they were handed on; they never reject (see `fail`) */
+  private readonly pieceTasks: Promise<void>[] = [];
+  private failure: { error: unknown } | undefined;
+  private report: (() => void) | undefined;
 
   constructor(private readonly repo: Repository, private readonly opts: RestoreOptions) {}
 
-  /** Walks the trees and decides what to restore; returns the number of bytes to write. */
-  async plan(root: BlobId, target: string): Promise<number> {
-    await this.planDir(root, this.paths.add(Buffer.from(target)), '', this.opts.includes.length === 0);
-    // up to 8 whole packs of trees (5 MiB for the bench tree) that the rest never reads
-    this.repo.forgetTreePacks();
-    return this.files.reduce((n, f) => n + f.size, 0);
+  /** Restores the tree `root` into `target`; `onProgress` hears at most every 100 ms, and once at the end. */
+  async restore(root: BlobId, target: string, onProgress?: RestoreListener): Promise<void> {
+    let last = 0;
+    this.report = () => {
+      const now = Date.now();
+      if (onProgress && now - last > 100) {
+        last = now;
+        onProgress(this.progress, this.totals);
+      }
+    };
+    await fsp.mkdir(target, { recursive: true }).catch((e: unknown) => {
+      throw writeError(Buffer.from(target), e, 'make the directory');
+    });
+    const top: PlannedDir = { path: this.paths.add(Buffer.from(target)), mode: 0, mtimeNs: '0', parent: undefined, made: true };
+    try {
+      await this.walkDir(root, top, '', this.opts.includes.length === 0);
+      if (!this.failure) this.handOn();
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      // up to 8 whole packs of trees (5 MiB for the bench tree) that the rest never reads
+      this.repo.forgetTreePacks();
+    }
+    this.totals.done = true;
+    // every write is synchronous inside its piece, so once settled nothing writes into the target
+    await Promise.all(this.pieceTasks);
+    if (this.failure) throw this.failure.error;
+    this.restoreOthers(target);
+    onProgress?.(this.progress, this.totals);
   }
 
-  private async planDir(id: BlobId, dir: PathRef, rel: string, included: boolean): Promise<boolean> {
+  private async walkDir(id: BlobId, dir: PlannedDir, rel: string, included: boolean): Promise<void> {
     const tree = decodeTree(await this.repo.loadBlob(id), id);
-    let any = false;
     for (const node of tree.nodes) {
+      if (this.failure) return;
       const childRel = rel ? `${rel}/${node.name}` : node.name;
       const inc = included || matchesAny(this.opts.includes, childRel, node.type === 'dir');
       if (node.type !== 'dir' && !inc) continue;
       // a path left behind by a directory that turns out empty and excluded costs its bytes only
-      const path = this.paths.join(dir, nodeNameBytes(node));
+      const path = this.paths.join(dir.path, nodeNameBytes(node));
       if (node.type === 'dir') {
-        const idx = this.dirs.length;
         // fields written out, not spread from a helper's object: one object per entry, not two
-        this.dirs.push({ path, mode: node.mode, mtimeNs: node.mtimeNs, uid: node.uid, gid: node.gid });
-        const below = await this.planDir(node.subtree!, path, childRel, inc);
-        if (!below && !inc) this.dirs.splice(idx, 1);
-        else any = true;
-      } else {
-        any = true;
-        if (node.type === 'file') {
-          const content = node.content ?? [];
-          this.files.push({ path, mode: node.mode, mtimeNs: node.mtimeNs, uid: node.uid, gid: node.gid, content, size: node.size ?? 0, blobs: content.length, remaining: content.length });
-        } else (node.type === 'symlink' ? this.links : this.specials).push({ path, node });
+        const sub: PlannedDir = { path, mode: node.mode, mtimeNs: node.mtimeNs, uid: node.uid, gid: node.gid, parent: dir, made: false };
+        // an excluded directory is made only once something below it is restored
+        if (inc) this.make(sub);
+        await this.walkDir(node.subtree!, sub, childRel, inc);
+        continue;
       }
+      this.make(dir);
+      if (node.type === 'file') {
+        const content = node.content ?? [];
+        const size = node.size ?? 0;
+        this.batch.push({ path, mode: node.mode, mtimeNs: node.mtimeNs, uid: node.uid, gid: node.gid, content, size, blobs: content.length, remaining: content.length });
+        this.batchBytes += size;
+        this.totals.files++;
+        this.totals.bytes += size;
+        if (this.batch.length >= this.batchFiles || this.batchBytes >= BATCH_BYTES) {
+          this.handOn();
+          await this.roomAhead();
+        }
+      } else (node.type === 'symlink' ? this.links : this.specials).push({ path, node });
     }
-    return any;
   }
 
-  async run(target: string, onProgress?: () => void): Promise<void> {
-    await fsp.mkdir(target, { recursive: true });
-    for (const d of this.dirs) {
-      mkdirReplacing(this.paths.bytes(d.path));
-      this.progress.dirs++;
+  /** Makes a directory the walk met, and its parents first if they are not made yet. */
+  private make(dir: PlannedDir): void {
+    if (dir.made) return;
+    if (dir.parent) this.make(dir.parent);
+    const abs = this.paths.bytes(dir.path);
+    try {
+      mkdirReplacing(abs);
+    } catch (e) {
+      throw writeError(abs, e, 'make the directory');
     }
-    await this.restoreContent(onProgress);
+    dir.made = true;
+    this.dirs.push(dir);
+    this.progress.dirs++;
+  }
+
+  /**
+   * Hands the batch on: finds its blobs, and queues the pieces of their packs to read (each
+   * pack's in order: sequential reads, like restic's restorer, not one seek per blob). A blob
+   * that two batches use is read once for each.
+   */
+  private handOn(): void {
+    const files = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.batchFiles = Math.min(this.batchFiles * 2, BATCH_FILES);
+    const where = this.repo.locateMany(files.flatMap((f) => f.content!));
+    const byPack = new Map<string, BlobUse[]>();
+    for (const f of files) {
+      let offset = 0;
+      for (const id of f.content!) {
+        const loc = where.get(id)!;
+        let uses = byPack.get(loc.pack);
+        if (!uses) byPack.set(loc.pack, (uses = []));
+        uses.push({ loc, file: f, offset });
+        offset += loc.rawLength;
+      }
+      f.size = offset;
+      f.content = undefined;
+    }
+    for (const f of files) if (f.blobs === 0) this.finishFile(f);
+    for (const pack of [...byPack.keys()].sort()) {
+      for (const piece of cutPieces(pack, byPack.get(pack)!)) {
+        this.pieceTasks.push(this.limit(() => (this.failure ? undefined : this.restorePiece(piece))).then(undefined, (e: unknown) => this.fail(e)));
+      }
+    }
+  }
+
+  /** Waits while more pieces are queued than the walk may run ahead of the writing. */
+  private async roomAhead(): Promise<void> {
+    const n = this.pieceTasks.length;
+    if (n > PIECES_AHEAD) await this.pieceTasks[n - 1 - PIECES_AHEAD];
+  }
+
+  /** Keeps the first failure (to throw once nothing writes) and starts no new piece after it. */
+  private fail(e: unknown): void {
+    this.failure ??= { error: e };
+  }
+
+  /** Symlinks, special files, then directory modes and times, children before parents. */
+  private restoreOthers(target: string): void {
     for (const s of this.specials) {
       const abs = this.paths.bytes(s.path);
       removeIfPresentSync(abs);
@@ -176,51 +299,20 @@ export class Restorer {
     }
     for (const l of this.links) {
       const abs = this.paths.bytes(l.path);
-      removeIfPresentSync(abs);
-      await fsp.symlink(nodeTargetBytes(l.node), abs);
+      try {
+        removeIfPresentSync(abs);
+        symlinkSync(nodeTargetBytes(l.node), abs);
+      } catch (e) {
+        throw writeError(abs, e, 'make the symlink');
+      }
       this.applyMeta(abs, l.node, true);
       this.progress.symlinks++;
     }
     for (let i = this.dirs.length - 1; i >= 0; i--) this.applyMeta(this.paths.bytes(this.dirs[i]!.path), this.dirs[i]!, false);
   }
 
-  /**
-   * Reads each needed pack once, in order, and writes every blob to all the places that use
-   * it (like restic's restorer): sequential reads instead of one seek per blob.
-   */
-  private async restoreContent(onProgress?: () => void): Promise<void> {
-    const byPack = new Map<string, BlobUse[]>();
-    const where = this.repo.locateMany(this.files.flatMap((f) => f.content!));
-    for (const f of this.files) {
-      let offset = 0;
-      for (const id of f.content!) {
-        const loc = where.get(id)!;
-        let uses = byPack.get(loc.pack);
-        if (!uses) byPack.set(loc.pack, (uses = []));
-        uses.push({ loc, file: f, offset });
-        offset += loc.rawLength;
-      }
-      f.size = offset;
-      f.content = undefined;
-    }
-    for (const f of this.files) if (f.blobs === 0) this.finishFile(f);
-    const pieces: Piece[] = [];
-    for (const pack of [...byPack.keys()].sort()) pieces.push(...cutPieces(pack, byPack.get(pack)!));
-    const limit = pLimit(PIECES_IN_FLIGHT);
-    // every write is synchronous inside its task, so once settled nothing writes into the target
-    await settleAll(pieces.map((p) => limit(() => (this.failed ? undefined : this.restorePiece(p, onProgress))).catch(this.stop)));
-  }
-
-  /** Set by the first failure: no new piece is started after it. */
-  private failed = false;
-
-  private readonly stop = (e: unknown): never => {
-    this.failed = true;
-    throw e;
-  };
-
   /** Reads one piece of a pack and has the workers write its blobs, one batch per worker. */
-  private async restorePiece(piece: Piece, onProgress?: () => void): Promise<void> {
+  private async restorePiece(piece: Piece): Promise<void> {
     const range = { offset: piece.from, length: piece.to - piece.from };
     const buffer = this.takeReadBuffer(range.length + SLOW_DISTANCE);
     // the piece lies a little into the buffer where the kernel copies it fastest (copyDistance.ts)
@@ -236,7 +328,7 @@ export class Restorer {
         if (e instanceof OcvaultError && e.code === 'ObjectNotFound') throw new OcvaultError('CorruptObject', `pack ${piece.pack} is missing (needed for ${printablePath(this.paths.bytes(piece.uses[0]!.file.path))})`, { pack: piece.pack });
         throw e;
       }
-      if (this.failed) return;
+      if (this.failure) return;
       const byBlob = new Map<string, BlobUse[]>();
       for (const u of piece.uses) {
         const list = byBlob.get(u.loc.id);
@@ -259,7 +351,7 @@ export class Restorer {
           if (--u.file.remaining === 0) this.finishFile(u.file);
         }
       }
-      onProgress?.();
+      this.report?.();
     } finally {
       this.readBuffers.push(buffer);
     }
@@ -404,14 +496,4 @@ function mkdirReplacing(abs: Buffer): void {
   if (lstatSync(abs).isDirectory()) return;
   unlinkSync(abs);
   mkdirSync(abs, { mode: 0o700 });
-}
-
-/**
- * Waits for every task, then throws the first failure: a failed restore returns only once
- * nothing writes into the target any more (the caller may remove it at once).
- */
-async function settleAll(tasks: Promise<unknown>[]): Promise<void> {
-  const results = await Promise.allSettled(tasks);
-  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failure) throw failure.reason;
 }
