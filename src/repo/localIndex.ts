@@ -40,8 +40,12 @@ CREATE TABLE IF NOT EXISTS blobs (
 CREATE TABLE IF NOT EXISTS snapshots (id TEXT PRIMARY KEY, time TEXT NOT NULL, body TEXT NOT NULL);
 `;
 
-/** Ids looked up by one statement in findMany. */
+/**
+ * Ids looked up by one statement in findMany; a batch of a few (a tree's subtrees) takes a
+ * statement of FIND_SMALL, not 256 ids mostly repeated.
+ */
 const FIND_BATCH = 256;
+const FIND_SMALL = 16;
 
 /** Less free space than this where SQLite reports an I/O error means the disk is full. */
 const NEARLY_FULL = 1024 * 1024;
@@ -149,12 +153,12 @@ export class LocalIndex {
     // location of a snapshot at once, and two new strings per blob were 3-4 MiB of its heap.
     const given = new Map(all.map((id) => [id, id]));
     const packs = new Map<string, string>();
-    this.findBatch ??= this.db.prepare(`SELECT id, pack, type, offset, length, raw_length AS rawLength FROM blobs WHERE id IN (${new Array(FIND_BATCH).fill('?').join(',')})`);
     for (let i = 0; i < all.length; i += FIND_BATCH) {
       const keys = all.slice(i, i + FIND_BATCH).map((id) => Buffer.from(id, 'hex'));
-      // the statement takes a fixed number of ids: the last batch repeats its first
-      while (keys.length < FIND_BATCH) keys.push(keys[0]!);
-      for (const row of this.findBatch.all(...keys) as { id: Buffer; pack: string; type: number; offset: number; length: number; rawLength: number }[]) {
+      // a statement takes a fixed number of ids: a batch repeats its first to fill it
+      const size = keys.length <= FIND_SMALL ? FIND_SMALL : FIND_BATCH;
+      while (keys.length < size) keys.push(keys[0]!);
+      for (const row of this.findStatement(size).all(...keys) as { id: Buffer; pack: string; type: number; offset: number; length: number; rawLength: number }[]) {
         const hex = row.id.toString('hex');
         const id = given.get(hex) ?? hex;
         let pack = packs.get(row.pack);
@@ -166,7 +170,13 @@ export class LocalIndex {
     return out;
   }
 
-  private findBatch: Database.Statement<Buffer[]> | undefined;
+  private readonly findStatements = new Map<number, Database.Statement<Buffer[]>>();
+
+  private findStatement(size: number): Database.Statement<Buffer[]> {
+    let st = this.findStatements.get(size);
+    if (!st) this.findStatements.set(size, (st = this.db.prepare(`SELECT id, pack, type, offset, length, raw_length AS rawLength FROM blobs WHERE id IN (${new Array(size).fill('?').join(',')})`)));
+    return st;
+  }
 
   find(id: BlobId): BlobLocation | undefined {
     const row = this.stmt.find.get(Buffer.from(id, 'hex')) as { pack: string; type: number; offset: number; length: number; rawLength: number } | undefined;

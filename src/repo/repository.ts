@@ -390,6 +390,11 @@ export class Repository {
     return found;
   }
 
+  /** Where those of `ids` that the index lists are (one lookup per batch); the others are left out. */
+  locateListed(ids: Iterable<BlobId>): Map<BlobId, BlobLocation> {
+    return this.index.findMany(ids);
+  }
+
   async loadSealed(loc: BlobLocation): Promise<Buffer> {
     try {
       if (loc.type === 'tree') {
@@ -423,9 +428,12 @@ export class Repository {
     return p;
   }
 
-  /** Loads, decrypts, decompresses and verifies a blob (in a worker when workers run). */
-  async loadBlob(id: BlobId): Promise<Buffer> {
-    const loc = this.locate(id);
+  /**
+   * Loads, decrypts, decompresses and verifies a blob (in a worker when workers run); `where`
+   * is its location when the caller looked it up already (a batch of them at once).
+   */
+  async loadBlob(id: BlobId, where?: BlobLocation): Promise<Buffer> {
+    const loc = where ?? this.locate(id);
     const sealed = await this.loadSealed(loc);
     const plain = await this.openBlobAnywhere(id, sealed, `blob ${id.slice(0, 12)} in pack ${loc.pack}`);
     if (loc.type === 'tree') this.loadedTrees.add(id);

@@ -31,6 +31,13 @@ test('local index: findMany gives what find gives, across batches, for blobs in 
     for (const id of ids) assert.deepEqual(found.get(id), index.find(id), `blob ${id.slice(0, 8)}`);
     for (const id of unknown) assert.equal(found.has(id), false);
     assert.equal(index.findMany([]).size, 0);
+    // a few ids at a time (a tree's subtrees) go through a smaller statement: blobs stored twice among them
+    for (const n of [1, 3, 15, 16]) {
+      const some = [ids[0]!, ...ids.slice(100, 100 + n - 1), unknown[0]!];
+      const got = index.findMany(some);
+      assert.equal(got.size, n, `${n} ids`);
+      for (const id of some.slice(0, n)) assert.deepEqual(got.get(id), index.find(id), `${n} ids: blob ${id.slice(0, 8)}`);
+    }
   } finally {
     index.close();
     await rm(dir, { recursive: true, force: true });

@@ -14,6 +14,8 @@ import { OcvaultError } from '../../src/errors/OcvaultError.js';
 import type { Snapshot } from '../../src/repo/snapshot.js';
 import { makeChunker } from '../../src/repo/chunker.js';
 import { prestartBlobWorkers } from '../../src/repo/blobWorkers.js';
+import { TreeLoader } from '../../src/repo/treeLoader.js';
+import { encodeTree, type Tree, type TreeNode } from '../../src/repo/tree.js';
 
 const small = { packSize: 1024 * 1024, chunker: { min: 4096, avg: 16384, max: 65536 } };
 
@@ -352,5 +354,27 @@ test('opening a repository while a prune replaces an index segment: the segment 
     } finally {
       await reader.close();
     }
+  });
+});
+
+test('tree loader: a tree and then its subtrees, located a directory at a time, load intact; a subtree the index lacks is named', async () => {
+  await withNewRepository('memory', small, async (repo) => {
+    const dirNode = (name: string, subtree: string): TreeNode => ({ name, type: 'dir', mode: 0o755, mtimeNs: '1000000000', subtree });
+    const fileNode = (name: string): TreeNode => ({ name, type: 'file', mode: 0o644, mtimeNs: '2000000000', size: 0, content: [] });
+    const leaves: { id: string; tree: Tree }[] = [];
+    for (const name of ['a', 'b', 'c', 'd']) {
+      const tree: Tree = { nodes: [fileNode(`${name}-1.txt`), fileNode(`${name}-2.txt`)] };
+      leaves.push({ id: (await repo.saveBlob('tree', encodeTree(tree))).id, tree });
+    }
+    // a subtree id that no pack holds
+    const missing = 'ab'.repeat(32);
+    const root: Tree = { nodes: [...leaves.map((l, i) => dirNode(`d${i}`, l.id)), dirNode('gone', missing)] };
+    const rootId = (await repo.saveBlob('tree', encodeTree(root))).id;
+    await repo.flush();
+    const loader = new TreeLoader(repo);
+    assert.deepEqual(await loader.load(rootId), root);
+    // in another order than the walk met them: each location is the subtree's own
+    for (const l of [...leaves].reverse()) assert.deepEqual(await loader.load(l.id), l.tree);
+    await assert.rejects(loader.load(missing), (e: unknown) => e instanceof OcvaultError && e.code === 'BlobNotFound' && e.message.includes(missing.slice(0, 12)));
   });
 });

@@ -5,8 +5,9 @@ import pLimit from 'p-limit';
 import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
 import type { Repository } from '../../repo/repository.js';
 import type { BlobLocation } from '../../repo/localIndex.js';
-import { decodeTree, nodeNameBytes, nodeTargetBytes, type TreeNode } from '../../repo/tree.js';
+import { nodeNameBytes, nodeTargetBytes, type TreeNode } from '../../repo/tree.js';
 import type { BlobId } from '../../repo/blobId.js';
+import { TreeLoader } from '../../repo/treeLoader.js';
 import { removeIfPresentSync, writeAtSync } from '../../repo/fileWrite.js';
 import { BlobWriteFailure, type BlobTarget, type BlobWrite, type FileMeta } from '../../repo/blobWrites.js';
 import { matchesAny, type PathPattern } from './glob.js';
@@ -158,8 +159,11 @@ export class Restorer {
   private readonly pieceTasks: Promise<void>[] = [];
   private failure: { error: unknown } | undefined;
   private report: (() => void) | undefined;
+  private readonly trees: TreeLoader;
 
-  constructor(private readonly repo: Repository, private readonly opts: RestoreOptions) {}
+  constructor(private readonly repo: Repository, private readonly opts: RestoreOptions) {
+    this.trees = new TreeLoader(repo);
+  }
 
   /** Restores the tree `root` into `target`; `onProgress` hears at most every 100 ms, and once at the end. */
   async restore(root: BlobId, target: string, onProgress?: RestoreListener): Promise<void> {
@@ -193,7 +197,7 @@ export class Restorer {
   }
 
   private async walkDir(id: BlobId, dir: PlannedDir, rel: string, included: boolean): Promise<void> {
-    const tree = decodeTree(await this.repo.loadBlob(id), id);
+    const tree = await this.trees.load(id);
     for (const node of tree.nodes) {
       if (this.failure) return;
       const childRel = rel ? `${rel}/${node.name}` : node.name;
