@@ -1,6 +1,7 @@
 import { fchmodSync, fchownSync, futimesSync } from 'node:fs';
 import { writeAtSync, writeWhole } from './fileWrite.js';
 import { DIRECT_MIN } from '../storage/directWrite.js';
+import { WriteRates } from './writeRates.js';
 
 /**
  * Restore's unit of work for a blob worker: the blobs of one piece of a pack, each opened once
@@ -75,6 +76,12 @@ export type BlobOpener = (id: string, sealed: Uint8Array, what: string) => Buffe
  */
 const WRITES_IN_FLIGHT = 4;
 const inFlight = new Set<Promise<void>>();
+const rates = new WriteRates();
+
+function overflowAllowed(): boolean {
+  const forced = process.env.OCVAULT_WRITE_OVERFLOW;
+  return forced === '0' ? false : forced === '1' ? true : rates.overflowPays();
+}
 
 /**
  * Writes a batch of blobs from `bytes` (a piece of `pack`); `onOpened` hears each blob's size.
@@ -104,28 +111,39 @@ export async function writeBlobs(pack: string, bytes: Uint8Array, blobs: readonl
         if (reason) done.timeFailures.push({ blob: i, target: t, reason });
       });
       // A whole file big enough to go direct is written in the background; the rest at once,
-      // through the page cache. So is a whole file that finds every write in flight, unless
-      // OCVAULT_WRITE_OVERFLOW=0: the kernel writes it back while the device catches up, where
-      // waiting for the device left the workers idle half the time on a slow disk.
+      // through the page cache. So is a whole file that finds every write in flight, while
+      // that is this thread's faster way (WriteRates): the kernel writes it back as the device
+      // catches up, where waiting for a slow disk left the workers idle half the time.
+      // OCVAULT_WRITE_OVERFLOW=0 always waits, =1 never does.
       const whole = target.position === 0 && target.truncateTo === plain.length && plain.length >= DIRECT_MIN;
-      if (whole && process.env.OCVAULT_WRITE_OVERFLOW === '0') {
+      if (whole && inFlight.size >= WRITES_IN_FLIGHT && !overflowAllowed()) {
         while (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
         if (failure) break;
       }
       if (whole && inFlight.size < WRITES_IN_FLIGHT) {
+        let wrote = 0;
+        rates.directStarted();
         const write: Promise<void> = writeWhole(file, plain, setMeta)
+          .then(() => {
+            wrote = plain.length;
+          })
           .catch((e: unknown) => {
             failure ??= new BlobWriteFailure(e as Error, i, t);
           })
-          .finally(() => inFlight.delete(write));
+          .finally(() => {
+            rates.directEnded(wrote);
+            inFlight.delete(write);
+          });
         inFlight.add(write);
         mine.push(write);
       } else {
+        const started = whole ? process.hrtime.bigint() : 0n;
         try {
           writeAtSync(file, plain, target.position, target.truncateTo, setMeta);
         } catch (e) {
           failure = new BlobWriteFailure(e as Error, i, t);
         }
+        if (whole) rates.buffered(plain.length, Number(process.hrtime.bigint() - started));
       }
       done.bytes += plain.length;
     }

@@ -125,10 +125,11 @@ test('whole-file write from shared memory (a restore reads packs into it): the f
   });
 });
 
-test('blob writes: a batch of more whole files than writes in flight restores every file, bytes, mode and time, with and without overflow', async () => {
-  for (const overflow of ['1', '0']) {
+test('blob writes: a batch of more whole files than writes in flight restores every file, bytes, mode and time, with overflow, without, and as the write rates decide', async () => {
+  for (const overflow of ['1', '0', undefined]) {
     const dir = await mkdtemp(path.join(tmpdir(), 'ocv-overflow-'));
-    process.env.OCVAULT_WRITE_OVERFLOW = overflow;
+    if (overflow === undefined) delete process.env.OCVAULT_WRITE_OVERFLOW;
+    else process.env.OCVAULT_WRITE_OVERFLOW = overflow;
     try {
       // plain blobs back to back in one piece; the opener gives each blob's bytes as they are
       const contents = Array.from({ length: 12 }, (_, i) => randomBytes(DIRECT_MIN + i * 3001));
