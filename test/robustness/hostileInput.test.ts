@@ -338,6 +338,33 @@ test('a damaged snapshot with hostile names: restore refuses in one line and wri
   expectCode(await t.run(['check']), 0);
 });
 
+test('hostile names only below the root: the restore, already writing, stops at that tree in one line; nothing of it lands anywhere', async () => {
+  const made: string[] = [];
+  for (const c of HOSTILE_CASES) {
+    const id = await writeDamagedSnapshot(t, async (w) => {
+      const f = await w.data(`pwned by ${c.label}\n`);
+      const sub = await w.tree([node('pwned', 'file', { size: f.size, content: [f.id] })]);
+      const good = await w.data('a good file\n');
+      const inner = await w.tree([node('aaa-good.txt', 'file', { size: good.size, content: [good.id] }), ...c.nodes(f, sub)]);
+      // the root is sound: the walk has handed files on by the time it meets the hostile tree
+      return w.tree([node('aaa-first.txt', 'file', { size: good.size, content: [good.id] }), node('d', 'dir', { subtree: inner })]);
+    });
+    made.push(id);
+    const target = t.path(`deep-damaged-target-${made.length}`);
+    const r = await t.run(['restore', id, '--target', target]);
+    assert.notEqual(r.code, 0, `${c.label}: restore must fail\n${r.stderr}`);
+    const line = oneLine(r);
+    assert.match(line, /^ocvault: tree [0-9a-f]{12} is malformed: /, `${c.label}: ${line}`);
+    assert.match(line, c.shows, `${c.label}: the error names the entry: ${line}`);
+  }
+  // nothing of a hostile tree anywhere, the targets included
+  const changed = [...byteTree(t.base).keys()].map((k) => Buffer.from(k, 'hex').toString('utf8')).filter((p) => /pwned/.test(p) && !p.startsWith('repo/'));
+  assert.deepEqual(changed, [], 'no pwned file anywhere');
+  assert.ok(!existsSync('/tmp/pwned'));
+  expectCode(await t.run(['forget', ...made, '--prune']), 0);
+  expectCode(await t.run(['check']), 0);
+});
+
 test('a damaged snapshot with a time no file system holds: the content is restored, the time is a warning and exit 3', async () => {
   const id = await writeDamagedSnapshot(t, async (w) => {
     const f = await w.data('timeless\n');
