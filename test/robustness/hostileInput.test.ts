@@ -294,19 +294,24 @@ const HOSTILE_CASES: HostileCase[] = [
   { label: 'an unknown node type', nodes: () => [node('sock', 'socket' as TreeNode['type'])], shows: /unknown node type for "sock"/ },
 ];
 
+/** A snapshot with a good file at the root, and the hostile entry in subdirectory d (and at the root too when `atRoot`). */
+function hostileSnapshot(c: HostileCase, atRoot: boolean): Promise<string> {
+  return writeDamagedSnapshot(t, async (w) => {
+    const f = await w.data(`pwned by ${c.label}\n`);
+    const sub = await w.tree([node('pwned', 'file', { size: f.size, content: [f.id] })]);
+    const good = await w.data('a good file\n');
+    const inner = await w.tree([node('aaa-good.txt', 'file', { size: good.size, content: [good.id] }), ...c.nodes(f, sub)]);
+    return w.tree([node('aaa-first.txt', 'file', { size: good.size, content: [good.id] }), node('d', 'dir', { subtree: inner }), ...(atRoot ? c.nodes(f, sub) : [])]);
+  });
+}
+
 test('a damaged snapshot with hostile names: restore refuses in one line and writes nothing; ls fails cleanly; check reports the tree', async () => {
   const outside = t.path('escape-outside-x');
   mkdirSync(outside, { recursive: true });
   const made: string[] = [];
   for (const c of HOSTILE_CASES) {
-    const id = await writeDamagedSnapshot(t, async (w) => {
-      const f = await w.data(`pwned by ${c.label}\n`);
-      const sub = await w.tree([node('pwned', 'file', { size: f.size, content: [f.id] })]);
-      const good = await w.data('a good file\n');
-      // the hostile entry sits in a subdirectory and at the root
-      const inner = await w.tree([node('aaa-good.txt', 'file', { size: good.size, content: [good.id] }), ...c.nodes(f, sub)]);
-      return w.tree([node('aaa-first.txt', 'file', { size: good.size, content: [good.id] }), node('d', 'dir', { subtree: inner }), ...c.nodes(f, sub)]);
-    });
+    // the hostile entry sits in a subdirectory and at the root
+    const id = await hostileSnapshot(c, true);
     made.push(id);
     const target = t.path(`damaged-target-${made.length}`);
     const r = await t.run(['restore', id, '--target', target]);
@@ -341,14 +346,8 @@ test('a damaged snapshot with hostile names: restore refuses in one line and wri
 test('hostile names only below the root: the restore, already writing, stops at that tree in one line; nothing of it lands anywhere', async () => {
   const made: string[] = [];
   for (const c of HOSTILE_CASES) {
-    const id = await writeDamagedSnapshot(t, async (w) => {
-      const f = await w.data(`pwned by ${c.label}\n`);
-      const sub = await w.tree([node('pwned', 'file', { size: f.size, content: [f.id] })]);
-      const good = await w.data('a good file\n');
-      const inner = await w.tree([node('aaa-good.txt', 'file', { size: good.size, content: [good.id] }), ...c.nodes(f, sub)]);
-      // the root is sound: the walk has handed files on by the time it meets the hostile tree
-      return w.tree([node('aaa-first.txt', 'file', { size: good.size, content: [good.id] }), node('d', 'dir', { subtree: inner })]);
-    });
+    // the root is sound: the walk has handed files on by the time it meets the hostile tree
+    const id = await hostileSnapshot(c, false);
     made.push(id);
     const target = t.path(`deep-damaged-target-${made.length}`);
     const r = await t.run(['restore', id, '--target', target]);
