@@ -1,8 +1,8 @@
-import { lstatSync, readdirSync, constants, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { nativeAddon } from '../../storage/nativeAddon.js';
 import type { NodeType, TreeNode } from '../../repo/tree.js';
-import { msOfNs, nodeFromFields, nodeFromStat, nodeType } from './fileNode.js';
+import { msOfNs, nodeFromFields, nodeFromStat, nodeType, nodeTypeOfMode } from './fileNode.js';
 
 /**
  * A directory listed with the lstat of every entry, names in Buffer.compare order. The addon
@@ -126,7 +126,7 @@ export function scanError(scan: DirScan, i: number): string | undefined {
 
 /** Whether entry `i` is a directory (an lstat that failed is not). */
 export function isScannedDir(scan: DirScan, i: number): boolean {
-  return scan.fields[i * FIELDS + ERRNO] === 0 && (scan.fields[i * FIELDS + MODE]! & constants.S_IFMT) === constants.S_IFDIR;
+  return scan.fields[i * FIELDS + ERRNO] === 0 && nodeTypeOfMode(scan.fields[i * FIELDS + MODE]!) === 'dir';
 }
 
 /** Nanoseconds since the epoch as the decimal text trees keep (BigIntStats' mtimeNs.toString()). */
@@ -145,7 +145,7 @@ class ScannedEntry implements EntryStat {
 
   constructor(private readonly scan: DirScan, private readonly at: number) {
     const f = scan.fields;
-    this.type = typeOfMode(f[at + MODE]!);
+    this.type = nodeTypeOfMode(f[at + MODE]!);
     this.size = f[at + SIZE]!;
     this.ino = f[at + INO]!;
     // node's own arithmetic for a plain lstat's times
@@ -196,25 +196,6 @@ class LstatEntry implements EntryStat {
 
 export function entryStatOf(st: BigIntStats): EntryStat {
   return new LstatEntry(st);
-}
-
-function typeOfMode(mode: number): NodeType | undefined {
-  switch (mode & constants.S_IFMT) {
-    case constants.S_IFREG:
-      return 'file';
-    case constants.S_IFDIR:
-      return 'dir';
-    case constants.S_IFLNK:
-      return 'symlink';
-    case constants.S_IFIFO:
-      return 'fifo';
-    case constants.S_IFCHR:
-      return 'chardev';
-    case constants.S_IFBLK:
-      return 'blockdev';
-    default:
-      return undefined;
-  }
 }
 
 /** Scans running at once: each holds a thread-pool thread, which pack writes share. */

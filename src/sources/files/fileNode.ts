@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { BigIntStats, Stats } from 'node:fs';
+import { constants, type BigIntStats, type Stats } from 'node:fs';
 import type { NodeType, TreeNode } from '../../repo/tree.js';
 import type { FileStat } from '../../repo/blobWorkerProtocol.js';
 
@@ -12,13 +12,22 @@ export function nodeName(raw: Buffer): { name: string; nameRaw?: string } {
 
 /** The node type of an lstat result; undefined for a socket (nothing to keep: its server makes it anew). */
 export function nodeType(st: BigIntStats | Stats): NodeType | undefined {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isCharacterDevice()) return 'chardev';
-  if (st.isBlockDevice()) return 'blockdev';
-  return undefined;
+  return nodeTypeOfMode(Number(st.mode));
+}
+
+/** Node types by the file-type bits of st_mode (S_IFMT); a socket has none. */
+const TYPE_OF_FORMAT = new Map<number, NodeType>([
+  [constants.S_IFREG, 'file'],
+  [constants.S_IFDIR, 'dir'],
+  [constants.S_IFLNK, 'symlink'],
+  [constants.S_IFIFO, 'fifo'],
+  [constants.S_IFCHR, 'chardev'],
+  [constants.S_IFBLK, 'blockdev'],
+]);
+
+/** The node type of an st_mode (a directory scan gives the number, not a Stats); undefined for a socket. */
+export function nodeTypeOfMode(mode: number): NodeType | undefined {
+  return TYPE_OF_FORMAT.get(mode & constants.S_IFMT);
 }
 
 /** A link target as the tree keeps it: UTF-8 text, plus the raw bytes when they are not UTF-8. */
