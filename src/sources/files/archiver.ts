@@ -1,4 +1,4 @@
-import { promises as fsp, lstatSync, type BigIntStats } from 'node:fs';
+import { promises as fsp, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
 import { errnoCode, OcvaultError } from '../../errors/OcvaultError.js';
 import type { Repository } from '../../repo/repository.js';
@@ -129,18 +129,17 @@ export class Archiver {
       const base = path.basename(p) || p;
       if (seen.has(base)) throw new OcvaultError('Usage', `two paths share the base name ${base}; back them up separately`);
       seen.add(base);
-      await this.lstatRoot(p);
-      const st = this.lstatOrWarn(Buffer.from(p));
-      if (!st) continue;
+      const st = await this.lstatRoot(p);
       const node = await this.entry(Buffer.from(p), Buffer.from(base), base, parentRoot.nodes.get(Buffer.from(base).toString('latin1')), entryStatOf(st));
       if (node) nodes.push(node);
     }
     return this.saveTree(nodes);
   }
 
-  private async lstatRoot(p: string): Promise<import('node:fs').Stats> {
+  /** A root's lstat: one that is missing or unreadable is an error, not a warning. */
+  private async lstatRoot(p: string): Promise<BigIntStats> {
     try {
-      return await fsp.lstat(p);
+      return await fsp.lstat(p, { bigint: true });
     } catch (e) {
       throw new OcvaultError('SourceError', `cannot back up ${p}: ${errnoCode(e) === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, { path: p });
     }
@@ -229,18 +228,8 @@ export class Archiver {
   }
 
   /** An entry whose lstat failed: a warning (it vanished, or cannot be read). */
-  private entryFailed(abs: Buffer, code: string | undefined, e?: unknown): void {
-    this.warn(code === 'ENOENT' ? `${printablePath(abs)} vanished before it could be read` : `cannot read ${printablePath(abs)}: ${code ?? (e as Error).message}`);
-  }
-
-  /** lstat of a root path; undefined (and a warning) when it vanished or cannot be read */
-  private lstatOrWarn(abs: Buffer): BigIntStats | undefined {
-    try {
-      return lstatSync(abs, { bigint: true });
-    } catch (e) {
-      this.entryFailed(abs, errnoCode(e), e);
-      return undefined;
-    }
+  private entryFailed(abs: Buffer, code: string): void {
+    this.warn(code === 'ENOENT' ? `${printablePath(abs)} vanished before it could be read` : `cannot read ${printablePath(abs)}: ${code}`);
   }
 
   private async saveSubdir(abs: Buffer, rel: string, node: TreeNode, parentNode: TreeNode | undefined): Promise<TreeNode> {
