@@ -5,7 +5,7 @@ import { backupDetectedStore, type StorePlan } from '../ops/storeBackup.js';
 import { detectStore } from '../opencart/detectStore.js';
 import type { SnapshotKind } from '../repo/snapshot.js';
 import { withRepository, output, type GlobalOptions } from './context.js';
-import { formatBytes, formatDuration } from './output.js';
+import { formatBytes, formatDuration, progressParts } from './output.js';
 import { EXIT_PARTIAL } from './exitCodes.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -61,14 +61,8 @@ export function registerBackup(program: Command): void {
           },
           onProgress: out.progress
             ? (p, totals) => {
-                const secs = (Date.now() - started) / 1000;
-                const rate = secs > 0 ? p.bytes / secs : 0;
-                const left = totals.done && rate > 0 ? Math.max(0, (totals.bytes - p.bytes) / rate) : undefined;
-                const of = totals.done ? ` of ${totals.files} files, ${formatBytes(totals.bytes)}` : '';
-                out.status(
-                  `${p.files} files, ${formatBytes(p.bytes)}${of}, ${formatBytes(rate)}/s, ${formatBytes(p.addedBytes)} added` +
-                    `${p.errors ? `, ${p.errors} errors` : ''}${left !== undefined ? `, ETA ${formatDuration(Math.round(left * 1000))}` : ''}`,
-                );
+                const s = progressParts(started, p, totals);
+                out.status(`${s.done}${s.of}, ${s.rate}, ${formatBytes(p.addedBytes)} added${p.errors ? `, ${p.errors} errors` : ''}${s.eta}`);
               }
             : undefined,
         }),

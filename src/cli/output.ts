@@ -18,16 +18,37 @@ export function formatDuration(ms: number): string {
   return `${m}m${Math.round(s - m * 60)}s`;
 }
 
+/** The parts of a progress line that backup and restore share, as text. */
+interface ProgressParts {
+  /** "N files, B" done so far */
+  done: string;
+  /** " of N files, B" once the totals are final, else empty */
+  of: string;
+  /** "B/s" since `started` */
+  rate: string;
+  /** ", ETA T" once the totals are final and a rate is known, else empty */
+  eta: string;
+}
+
+export function progressParts(started: number, done: { files: number; bytes: number }, totals: { files: number; bytes: number; done: boolean }): ProgressParts {
+  const secs = (Date.now() - started) / 1000;
+  const rate = secs > 0 ? done.bytes / secs : 0;
+  const left = totals.done && rate > 0 ? Math.max(0, (totals.bytes - done.bytes) / rate) : undefined;
+  return {
+    done: `${done.files} files, ${formatBytes(done.bytes)}`,
+    of: totals.done ? ` of ${totals.files} files, ${formatBytes(totals.bytes)}` : '',
+    rate: `${formatBytes(rate)}/s`,
+    eta: left !== undefined ? `, ETA ${formatDuration(Math.round(left * 1000))}` : '',
+  };
+}
+
 /**
  * A restore's progress line: files and bytes written, of the totals once the walk of the
  * trees has found them all, the rate and then an ETA.
  */
 export function restoreStatus(started: number, done: { files: number; bytes: number }, totals: { files: number; bytes: number; done: boolean }): string {
-  const secs = (Date.now() - started) / 1000;
-  const rate = secs > 0 ? done.bytes / secs : 0;
-  const left = totals.done && rate > 0 ? Math.max(0, (totals.bytes - done.bytes) / rate) : undefined;
-  const of = totals.done ? ` of ${totals.files} files, ${formatBytes(totals.bytes)}` : '';
-  return `${done.files} files, ${formatBytes(done.bytes)}${of}, ${formatBytes(rate)}/s${left !== undefined ? `, ETA ${formatDuration(Math.round(left * 1000))}` : ''}`;
+  const p = progressParts(started, done, totals);
+  return `${p.done}${p.of}, ${p.rate}${p.eta}`;
 }
 
 export function table(rows: string[][]): string {
