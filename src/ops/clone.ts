@@ -11,7 +11,8 @@ import { configuredRoot, isInside, stripSlash, volatileFolders } from '../openca
 import { stagingStatements, stagingStoreUrls, type StagingFacts } from '../opencart/stagingSql.js';
 import { loadDatabaseManifest, rowSource } from './databaseSnapshot.js';
 import { databaseObjectCount, columnNames, tableNames, withDatabase } from './storeQueries.js';
-import { loadStoreSnapshot, restoreTree, siblingStorage, snapshotConfig } from './storeSnapshot.js';
+import { loadStoreSnapshot, siblingStorage, snapshotConfig } from './storeSnapshot.js';
+import { restoreTree } from './restore.js';
 import { str } from '../sources/mysql/dbConnection.js';
 
 export interface CloneOptions {

@@ -10,7 +10,8 @@ import { loadDatabaseManifest, rowSource } from './databaseSnapshot.js';
 import { backup } from './backup.js';
 import { backupDetectedStore } from './storeBackup.js';
 import { databaseObjectCount, existingTables } from './storeQueries.js';
-import { loadStoreSnapshot, restoreTree, siblingStorage, snapshotConfig, type StoreSnapshot } from './storeSnapshot.js';
+import { loadStoreSnapshot, siblingStorage, snapshotConfig, type StoreSnapshot } from './storeSnapshot.js';
+import { restoreTree } from './restore.js';
 
 export interface StoreRestoreOptions {
   snapshot: string;

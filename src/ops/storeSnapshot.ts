@@ -4,8 +4,6 @@ import type { Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import type { BlobId } from '../repo/blobId.js';
 import { decodeTree, type TreeNode } from '../repo/tree.js';
-import { Restorer, type RestoreListener, type RestoreProgress } from '../sources/files/restorer.js';
-import { parsePattern } from '../sources/files/glob.js';
 import { parsePhpConfig, type PhpConfig } from '../opencart/phpConfig.js';
 import { storeInfoFromMeta, type StoreSnapshotInfo } from '../opencart/storeSnapshotInfo.js';
 
@@ -60,15 +58,6 @@ export async function snapshotConfig(repo: Repository, s: StoreSnapshot, rel: st
   if (!bytes) return undefined;
   const text = bytes.toString('utf8');
   return { text, config: parsePhpConfig(text, asPath) };
-}
-
-/** Restores a tree (all of it, or what `includes` select) into `target`; `onUnrestored` hears what could not be recreated. */
-export async function restoreTree(repo: Repository, tree: BlobId, target: string, includes: string[], onProgress?: RestoreListener, onUnrestored?: (message: string) => void): Promise<RestoreProgress> {
-  repo.startWorkers();
-  const restorer = new Restorer(repo, { includes: includes.map(parsePattern), owners: process.getuid?.() === 0 });
-  await restorer.restore(tree, target, onProgress);
-  for (const w of restorer.warnings) onUnrestored?.(w);
-  return restorer.progress;
 }
 
 /** `/srv/shop` → `/srv/shop-storage`: where a moved storage goes beside a new store root. */
