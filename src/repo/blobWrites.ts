@@ -78,9 +78,13 @@ const WRITES_IN_FLIGHT = 4;
 const inFlight = new Set<Promise<void>>();
 const rates = new WriteRates();
 
-function overflowAllowed(): boolean {
+function overflowAllowed(bytes: number): boolean {
   const forced = process.env.OCVAULT_WRITE_OVERFLOW;
-  return forced === '0' ? false : forced === '1' ? true : rates.overflowPays();
+  return forced === '0' ? false : forced === '1' ? true : rates.overflowPays(bytes);
+}
+
+function monotonicNs(): number {
+  return Number(process.hrtime.bigint());
 }
 
 /**
@@ -112,38 +116,32 @@ export async function writeBlobs(pack: string, bytes: Uint8Array, blobs: readonl
       });
       // A whole file big enough to go direct is written in the background; the rest at once,
       // through the page cache. So is a whole file that finds every write in flight, while
-      // that is this thread's faster way (WriteRates): the kernel writes it back as the device
-      // catches up, where waiting for a slow disk left the workers idle half the time.
-      // OCVAULT_WRITE_OVERFLOW=0 always waits, =1 never does.
+      // that has cost this thread less than waiting (WriteRates): the kernel writes it back as
+      // the device catches up, where waiting for a slow disk left the workers idle half the
+      // time. OCVAULT_WRITE_OVERFLOW=0 always waits, =1 never does.
       const whole = target.position === 0 && target.truncateTo === plain.length && plain.length >= DIRECT_MIN;
-      if (whole && inFlight.size >= WRITES_IN_FLIGHT && !overflowAllowed()) {
+      if (whole && inFlight.size >= WRITES_IN_FLIGHT && !overflowAllowed(plain.length)) {
+        const started = monotonicNs();
         while (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
+        rates.waited(monotonicNs() - started);
         if (failure) break;
       }
       if (whole && inFlight.size < WRITES_IN_FLIGHT) {
-        let wrote = 0;
-        rates.directStarted();
         const write: Promise<void> = writeWhole(file, plain, setMeta)
-          .then(() => {
-            wrote = plain.length;
-          })
           .catch((e: unknown) => {
             failure ??= new BlobWriteFailure(e as Error, i, t);
           })
-          .finally(() => {
-            rates.directEnded(wrote);
-            inFlight.delete(write);
-          });
+          .finally(() => inFlight.delete(write));
         inFlight.add(write);
         mine.push(write);
       } else {
-        const started = whole ? process.hrtime.bigint() : 0n;
+        const started = whole ? monotonicNs() : 0;
         try {
           writeAtSync(file, plain, target.position, target.truncateTo, setMeta);
         } catch (e) {
           failure = new BlobWriteFailure(e as Error, i, t);
         }
-        if (whole) rates.buffered(plain.length, Number(process.hrtime.bigint() - started));
+        if (whole) rates.buffered(plain.length, monotonicNs() - started);
       }
       done.bytes += plain.length;
     }

@@ -2,76 +2,78 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WriteRates } from '../../src/repo/writeRates.js';
 
-const MiB = 1024 * 1024;
+const KiB = 1024;
+const MiB = 1024 * KiB;
 const MS = 1_000_000;
 
-/** A WriteRates on a clock the test moves. */
-function ratesAt(): { rates: WriteRates; advance: (ns: number) => void } {
-  let t = 0;
-  return { rates: new WriteRates(() => t), advance: (ns) => (t += ns) };
+/** Which of `n` overflows of files of `bytes` the rates allow, by their index. */
+function allowed(rates: WriteRates, n: number, bytes = 128 * KiB): number[] {
+  return Array.from({ length: n }, (_, i) => (rates.overflowPays(bytes) ? i : -1)).filter((i) => i >= 0);
 }
 
-/** Four direct writes of `bytes` each in flight together, ending after `ns`: one stretch of busy time. */
-function fourDirect(r: { rates: WriteRates; advance: (ns: number) => void }, bytes: number, ns: number): void {
-  for (let i = 0; i < 4; i++) r.rates.directStarted();
-  r.advance(ns);
-  for (let i = 0; i < 4; i++) r.rates.directEnded(bytes);
+/** `n` waits of `ns` each. */
+function waits(rates: WriteRates, n: number, ns: number): void {
+  for (let i = 0; i < n; i++) rates.waited(ns);
 }
 
-function decisions(rates: WriteRates, n: number): boolean[] {
-  return Array.from({ length: n }, () => rates.overflowPays());
-}
-
-test('write rates: the page cache is used until both ways are timed, then only while it is the faster way', () => {
-  const r = ratesAt();
-  assert.equal(r.rates.overflowPays(), true, 'nothing timed yet');
-  // a fast disk: 8 MiB in 8 ms (~1 GB/s), four writes at a time
-  fourDirect(r, 2 * MiB, 8 * MS);
-  assert.equal(r.rates.overflowPays(), true, 'the page cache not timed yet');
-  // the page cache in cold memory: 8 MiB in 28 ms (~0.3 GB/s)
-  r.rates.buffered(8 * MiB, 28 * MS);
-  const slow = decisions(r.rates, 32);
-  // declined, but for one in 16 that measures the page cache again
-  assert.deepEqual(slow.map((d, i) => (d ? i : -1)).filter((i) => i >= 0), [15, 31]);
+test('write rates: nothing timed, files wait for the disk but for probes of the page cache', () => {
+  const rates = new WriteRates();
+  // one in 4 until the page cache has been timed on 1 MiB
+  assert.deepEqual(allowed(rates, 12), [3, 7, 11]);
+  waits(rates, 16, 2 * MS);
+  assert.deepEqual(allowed(rates, 8), [3, 7], 'waits alone decide nothing');
 });
 
 test('write rates: a slow disk sends overflowing files through the page cache', () => {
-  const r = ratesAt();
-  // 8 MiB in 35 ms (~240 MiB/s) direct, 8 MiB in 4 ms through the page cache
-  fourDirect(r, 2 * MiB, 35 * MS);
-  r.rates.buffered(8 * MiB, 4 * MS);
-  assert.ok(decisions(r.rates, 20).every((d) => d));
+  const rates = new WriteRates();
+  // waits of 2 ms for a disk of ~240 MiB/s; the page cache takes 128 KiB in 25 µs (5 GB/s)
+  waits(rates, 8, 2 * MS);
+  rates.buffered(1 * MiB, 0.2 * MS);
+  assert.equal(allowed(rates, 20).length, 20);
+  // a file of 4 MiB would take 0.8 ms through the page cache, more than a quarter of a wait
+  // (its copy holds a core that a wait leaves to other threads): it waits
+  assert.deepEqual(allowed(rates, 32, 4 * MiB), [15, 31]);
+  assert.equal(allowed(rates, 16, 2 * MiB).length, 16);
 });
 
-test('write rates: busy time is counted once for writes that overlap, and goes on while writes are in flight', () => {
-  const r = ratesAt();
-  // two overlapping stretches: 0-10 ms and 5-15 ms are 15 ms busy, not 20 (8 MiB in 15 ms)
-  r.rates.directStarted();
-  r.advance(5 * MS);
-  r.rates.directStarted();
-  r.advance(5 * MS);
-  r.rates.directEnded(4 * MiB);
-  r.advance(5 * MS);
-  r.rates.directEnded(4 * MiB);
-  // the page cache: 8 MiB in 13 ms is faster than 8 MiB in 15 ms, in 17 ms slower
-  r.rates.buffered(8 * MiB, 13 * MS);
-  assert.equal(r.rates.overflowPays(), true);
-  r.rates.buffered(8 * MiB, 21 * MS); // now 16 MiB in 34 ms against 8 MiB in 15 ms: slower
-  assert.equal(r.rates.overflowPays(), false);
-  // a write in flight for long counts as it goes: the disk looks slower and slower
-  r.rates.directStarted();
-  r.advance(40 * MS);
-  assert.equal(r.rates.overflowPays(), true);
+test('write rates: a fast disk and a slow page cache (cold memory): files wait, but for one probe in 16', () => {
+  const rates = new WriteRates();
+  // waits of 0.4 ms; the page cache at ~0.5 GB/s: 128 KiB in 0.25 ms, less than a wait but
+  // more than a quarter of one
+  waits(rates, 8, 0.4 * MS);
+  rates.buffered(1 * MiB, 2 * MS);
+  assert.deepEqual(allowed(rates, 32), [15, 31]);
 });
 
-test('write rates: older measurements weigh less, so a page cache that became fast is used again', () => {
-  const r = ratesAt();
-  fourDirect(r, 2 * MiB, 8 * MS);
-  // a long slow spell: 400 MiB through the page cache at 8 MiB in 40 ms
-  for (let i = 0; i < 50; i++) r.rates.buffered(8 * MiB, 40 * MS);
-  assert.equal(r.rates.overflowPays(), false);
-  // 16 probes now find the page cache fast (warm memory): 8 MiB in 2 ms each. Weighed with
-  // all of the slow spell, it would take ~270 of them.
-  for (let i = 0; i < 16; i++) r.rates.buffered(8 * MiB, 2 * MS);
-  assert.ok(decisions(r.rates, 16).every((d) => d), 'the page cache is used again');
+test('write rates: too few waits timed decide nothing yet', () => {
+  const rates = new WriteRates();
+  rates.buffered(1 * MiB, 0.2 * MS);
+  waits(rates, 7, 2 * MS);
+  assert.deepEqual(allowed(rates, 16), [15]);
+  rates.waited(2 * MS);
+  assert.equal(allowed(rates, 16).length, 16);
+});
+
+test('write rates: older figures weigh less, so a disk that became fast is waited for again', () => {
+  const rates = new WriteRates();
+  rates.buffered(1 * MiB, 0.8 * MS); // 128 KiB in 0.1 ms
+  // a long slow spell: 5 000 waits of 2 ms
+  waits(rates, 5000, 2 * MS);
+  assert.equal(allowed(rates, 16).length, 16);
+  // 1 500 short waits of 0.01 ms: weighed with all of the slow spell, the mean would stay above
+  // 0.1 ms for over 100 000 of them
+  waits(rates, 1500, 0.01 * MS);
+  assert.deepEqual(allowed(rates, 16), [15], 'files wait again');
+});
+
+test('write rates: a page cache that became fast is used again', () => {
+  const rates = new WriteRates();
+  waits(rates, 8, 0.2 * MS);
+  // a long slow spell: 400 MiB through the page cache at 1 MiB in 4 ms (128 KiB in 0.5 ms)
+  for (let i = 0; i < 400; i++) rates.buffered(1 * MiB, 4 * MS);
+  assert.deepEqual(allowed(rates, 16), [15]);
+  // probes find it fast now (warm memory): 1 MiB in 0.1 ms, so 128 KiB in a quarter of a wait
+  // and less. Weighed with all of the slow spell, it would take ~4 800 MiB of them.
+  for (let i = 0; i < 256; i++) rates.buffered(1 * MiB, 0.1 * MS);
+  assert.equal(allowed(rates, 16).length, 16, 'the page cache is used again');
 });
