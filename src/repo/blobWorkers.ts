@@ -107,10 +107,15 @@ const DISCARD_WAIT_MS = 5000;
  * switches in the bench tree's first backup). Four to a message, with 8 files in flight per
  * worker so that a second message waits while the first is answered: 5.66 CPU-s and 3.65 s
  * against 6.23 and 3.87 (5 alternating runs); 8 to a message and 16 in flight were alike.
+ * On session 15's VM (AMD EPYC, KVM) the main thread's postMessage of those messages still
+ * took 0.24 s of its CPU profile (~50 us a message: a wake-up across vCPUs): 16 to a message
+ * and 32 in flight, 3.18-3.54 s against 3.21-3.87 (median 3.26 against 3.72, 5 alternating
+ * runs); 32 and 64 were alike. Files go to the worker with the fewest bytes queued, so a few
+ * large files queued behind each other do not leave the other worker idle at the end.
  */
-const FILES_PER_MESSAGE = 4;
+const FILES_PER_MESSAGE = 16;
 /** Files a worker may have in flight: two messages' worth (see FILES_PER_MESSAGE). */
-export const FILES_IN_FLIGHT_PER_WORKER = 8;
+export const FILES_IN_FLIGHT_PER_WORKER = 32;
 
 /** Pushes of one stream the worker may have queued before `push` waits (see openStream). */
 const STREAM_WINDOW = 4;
@@ -118,6 +123,8 @@ const STREAM_WINDOW = 4;
 interface Slot {
   worker: Worker;
   busy: number;
+  /** bytes of the files queued for this worker or being read by it */
+  fileBytes: number;
   /** files for this worker not sent yet: they go together once this turn of the event loop ends */
   outbox: FileToChunk[];
   /** why the worker is gone (crashed or exited): a task sent to it would never be answered */
@@ -161,7 +168,7 @@ export class BlobWorkers {
       const worker = prestarted.shift() ?? workerThread();
       worker.ref();
       worker.postMessage({ task: 0, kind: 'init', init: this.init } satisfies ToWorker);
-      const slot: Slot = { worker, busy: 0, outbox: [] };
+      const slot: Slot = { worker, busy: 0, fileBytes: 0, outbox: [] };
       worker.on('message', (m: FromWorker) => this.onMessage(m));
       worker.on('error', (e) => {
         slot.gone ??= e;
@@ -292,11 +299,19 @@ export class BlobWorkers {
     });
   }
 
-  private start(storing = false): { task: number; slot: Slot } {
+  /** The worker with the fewest file bytes queued (then the least busy). */
+  private pickForFile(): Slot {
+    if (this.slots.length === 0) this.spawn();
+    let best = this.slots[0]!;
+    for (const s of this.slots) if (s.fileBytes < best.fileBytes || (s.fileBytes === best.fileBytes && s.busy < best.busy)) best = s;
+    return best;
+  }
+
+  private start(storing = false, pick = (): Slot => this.pick()): { task: number; slot: Slot } {
     if (this.closed) throw new Error('blob workers are closed');
     // a pack that could not be stored holds blobs other tasks count on: nothing more is stored
     if (storing && this.packFailure) throw this.packFailure;
-    return this.startOn(this.pick(), storing);
+    return this.startOn(pick(), storing);
   }
 
   private startOn(slot: Slot, storing = false): { task: number; slot: Slot } {
@@ -309,19 +324,25 @@ export class BlobWorkers {
 
   /**
    * Chunks a file in a worker, storing its new blobs; resolves with the content list. The file
-   * is sent with the others asked for in this turn of the event loop (see FILES_PER_MESSAGE).
+   * is sent with the others asked for in this turn of the event loop (see FILES_PER_MESSAGE), to
+   * the worker with the fewest bytes queued; `size`: the file's size as last seen.
    */
-  async chunkFile(path: string | Uint8Array): Promise<ChunkedContent> {
-    const { task, slot } = this.start(true);
-    const m = await this.answer(slot, task, () => {
-      slot.outbox.push({ task, path: typeof path === 'string' ? path : { latin1: Buffer.from(path.buffer, path.byteOffset, path.byteLength).toString('latin1') } });
-      if (!this.sendingFiles) {
-        this.sendingFiles = true;
-        setImmediate(this.sendFiles);
-      }
-    });
-    if (m.kind !== 'chunked') throw new Error(`unexpected worker answer ${m.kind}`);
-    return m;
+  async chunkFile(path: string | Uint8Array, size = 0): Promise<ChunkedContent> {
+    const { task, slot } = this.start(true, () => this.pickForFile());
+    slot.fileBytes += size;
+    try {
+      const m = await this.answer(slot, task, () => {
+        slot.outbox.push({ task, path: typeof path === 'string' ? path : { latin1: Buffer.from(path.buffer, path.byteOffset, path.byteLength).toString('latin1') } });
+        if (!this.sendingFiles) {
+          this.sendingFiles = true;
+          setImmediate(this.sendFiles);
+        }
+      });
+      if (m.kind !== 'chunked') throw new Error(`unexpected worker answer ${m.kind}`);
+      return m;
+    } finally {
+      slot.fileBytes -= size;
+    }
   }
 
   /** sendFiles is scheduled */

@@ -270,7 +270,7 @@ export class Archiver {
     try {
       this.resumeWalks();
       try {
-        const result = await this.workers.chunkFile(abs);
+        const result = await this.workers.chunkFile(abs, counted);
         this.progress.addedBytes += result.added.bytes;
         this.progress.addedBlobs += result.added.blobs;
         this.progress.readBytes += result.size;
