@@ -99,9 +99,12 @@ const EMPTY = Buffer.alloc(0);
  * buffer of its own). Reading a whole 16 MiB pack at once held two 18 MiB buffers for the two
  * packs in flight; 4 MiB reads were as fast (bench restore: peak RSS 220 -> 184 MiB, same CPU).
  * With four pieces in flight, reads of 2 MiB held as much as two of 4 MiB had (four 4 MiB
- * pieces: +10 MiB peak RSS for no clear gain).
+ * pieces: +10 MiB peak RSS for no clear gain). Once messages cost more than their work (a
+ * piece is a message to each worker and an answer back; ~50 us a wake-up on session 15's VM),
+ * three pieces of 4 MiB took 3.09-4.22 s against 3.47-4.15 for 2 MiB (8 alternating pairs,
+ * medians 3.3 and 3.7 s), for 5-7 MiB more peak RSS, still below the backup's.
  */
-const READ_BUFFER = 2 * 1024 * 1024;
+const READ_BUFFER = 4 * 1024 * 1024;
 /**
  * Pieces read or being written at once, each in a read buffer of its own: reading the next
  * one while the workers write keeps both workers fed. Each piece in flight also holds the
