@@ -24,16 +24,45 @@ export async function createTableForLoad(conn: DbConnection, table: TableManifes
 
 /**
  * Loads row lines into a created table (the whole stream or one part of it, see rowParts.ts)
- * with keys and checks off; returns the rows the server took.
+ * with keys and checks off; returns the rows the server took. `rows` gives the lines from their
+ * start each time it is called: a statement the server chose as a deadlock's victim runs again.
  */
-export async function loadRows(conn: DbConnection, table: TableManifest, rows: AsyncIterable<Buffer>, mode: LoadMode, maxStatementBytes: number): Promise<number> {
-  if (mode === 'insert') return insertRows(conn, table, rows, maxStatementBytes);
+export async function loadRows(conn: DbConnection, table: TableManifest, rows: () => AsyncIterable<Buffer>, mode: LoadMode, maxStatementBytes: number): Promise<number> {
+  if (mode === 'insert') return insertRows(conn, table, rows(), maxStatementBytes);
   const sql =
     `LOAD DATA LOCAL INFILE ${conn.core.escape(`ocvault:${table.name}`)} INTO TABLE ${quoteIdent(table.name)} CHARACTER SET binary ` +
     "FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES STARTING BY '' TERMINATED BY '\\n' " +
     loadDataColumns(table);
-  const r = await conn.run(sql, [], 'load', table.name, () => Readable.from(rows, { objectMode: false }));
+  const r = await retryingDeadlocks(() => conn.run(sql, [], 'load', table.name, () => Readable.from(rows(), { objectMode: false })));
   return r.affectedRows;
+}
+
+/** Times a statement that was a deadlock's victim runs again before its failure is the load's. */
+const DEADLOCK_RETRIES = 5;
+
+/**
+ * Runs a load statement, again when the server rolled it back as a deadlock's victim. The parts
+ * of one big InnoDB table load over several connections at once, and their locks (the table's
+ * AUTO-INC lock, gap locks at the parts' edges) can deadlock: the server then rolls one
+ * statement back whole (each runs in a transaction of its own) and asks for it to be restarted.
+ */
+export async function retryingDeadlocks<T>(run: () => Promise<T>, retries = DEADLOCK_RETRIES, pause = (attempt: number) => sleep(10 * attempt + Math.random() * 20)): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (attempt > retries || !isDeadlock(e)) throw e;
+      await pause(attempt);
+    }
+  }
+}
+
+function isDeadlock(e: unknown): boolean {
+  return e instanceof OcvaultError && (e.data.driverCode === 'ER_LOCK_DEADLOCK' || e.data.errno === 1213);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Rebuilds MyISAM/Aria indexes and checks the server took as many rows as the snapshot holds. */
@@ -61,7 +90,8 @@ function loadDataColumns(table: TableManifest): string {
 async function insertRows(conn: DbConnection, table: TableManifest, rows: AsyncIterable<Buffer>, maxStatementBytes: number): Promise<number> {
   let loaded = 0;
   for await (const statement of insertStatements(table, rows, maxStatementBytes)) {
-    const r = await conn.run(statement.toString('utf8'), [], 'load', table.name);
+    const text = statement.toString('utf8');
+    const r = await retryingDeadlocks(() => conn.run(text, [], 'load', table.name));
     loaded += r.affectedRows;
   }
   return loaded;

@@ -163,7 +163,7 @@ export async function loadDatabase(target: ConnectionTarget | string, manifest: 
           // the first part to start creates the table; the others wait for it
           p.created ??= createTableForLoad(conn, table);
           await p.created;
-          const lines = item.parts === 1 ? rows(table) : rowPart((from) => rows(table, from), table.rowData.length, item.part, item.parts);
+          const lines = (): AsyncIterable<Buffer> => (item.parts === 1 ? rows(table) : rowPart((from) => rows(table, from), table.rowData.length, item.part, item.parts));
           const loaded = await loadRows(conn, table, lines, mode, maxStatementBytes);
           p.loaded += loaded; // not `+= await`: that would add to the count read before the wait
           if (--p.partsLeft > 0) continue;
