@@ -2,7 +2,7 @@
  * What a whole restored file that finds every direct write of its thread in flight costs the
  * thread each way: waiting until a direct write ends (then it goes direct too), or writing it
  * through the page cache at once. It goes through the page cache only while that has taken
- * less time, for a file of its size, than a wait.
+ * less time, for a file of its size, than a quarter of a wait (WAIT_SHARE).
  *
  * On session 13's VM (a disk of ~240 MiB/s, a page cache in warm memory) the waits were long
  * and the page cache fast. On sessions 14's and 15's the disk took 1-2 GB/s, and memory the
