@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { OcvaultError } from '../../errors/OcvaultError.js';
 import { describeTarget } from './connectionUrl.js';
 import type { DbConnection } from './dbConnection.js';
@@ -59,10 +60,6 @@ export async function retryingDeadlocks<T>(run: () => Promise<T>, retries = DEAD
 
 function isDeadlock(e: unknown): boolean {
   return e instanceof OcvaultError && (e.data.driverCode === 'ER_LOCK_DEADLOCK' || e.data.errno === 1213);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Rebuilds MyISAM/Aria indexes and checks the server took as many rows as the snapshot holds. */
