@@ -6,12 +6,13 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { diskUsage, verifyTree, warmTree, type Manifest } from './fsutil.js';
 import type { StoreInfo } from './generateStore.js';
 import { CommandError, measureOk, type CommandSpec } from './measure.js';
 import type { BenchOptions } from './options.js';
 import { cpuSample, waitForQuiet } from './quiet.js';
+import { waitForFastCreates } from './createProbe.js';
 import { medianStep, STEP_NAMES, type RunSample, type StepResult, type ToolResult } from './report.js';
 import type { Tool, ToolContext } from './tools.js';
 
@@ -104,6 +105,8 @@ async function runOnce(tool: Tool, ctx: ToolContext, target: string, store: Stor
   rep.unchangedBackup = await step(tool.backup(ctx, 2), opts, ctx.repo);
   log(`${tool.name}: unchanged backup ${rep.unchangedBackup.wallSeconds.toFixed(2)} s`);
 
+  // a restore creates ~20 000 files: not while recent deletions slow that down (createProbe.ts)
+  if (opts.quietWait > 0) await waitForFastCreates(join(dirname(target), 'create-probe'), Math.max(opts.quietWait, 360), log);
   await warmTree(ctx.repo);
   rep.restore = await step(tool.restore(ctx, target), opts);
   log(`${tool.name}: restore ${rep.restore.wallSeconds.toFixed(2)} s`);
