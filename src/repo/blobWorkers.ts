@@ -143,6 +143,15 @@ function toError(err: { message: string; code?: string; errno?: string }): Error
  * workers write themselves when the store has a staging folder (`init.packs`), which the main
  * thread adopts through `packSink`; otherwise they stream back to `blobSink` with backpressure.
  */
+/** Orderings of workers for `pick`: the fewest tasks; for a file, the fewest file bytes queued, then the fewest tasks. */
+function fewerTasks(a: Slot, b: Slot): boolean {
+  return a.busy < b.busy;
+}
+
+function fewerFileBytes(a: Slot, b: Slot): boolean {
+  return a.fileBytes < b.fileBytes || (a.fileBytes === b.fileBytes && a.busy < b.busy);
+}
+
 export class BlobWorkers {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, Pending>();
@@ -271,10 +280,11 @@ export class BlobWorkers {
     for (const a of answers) if (a.status === 'rejected') throw a.reason;
   }
 
-  private pick(): Slot {
+  /** The first worker that no other comes `before` (spawned when there is none yet). */
+  private pick(before: (a: Slot, b: Slot) => boolean = fewerTasks): Slot {
     if (this.slots.length === 0) this.spawn();
     let best = this.slots[0]!;
-    for (const s of this.slots) if (s.busy < best.busy) best = s;
+    for (const s of this.slots) if (before(s, best)) best = s;
     return best;
   }
 
@@ -299,19 +309,11 @@ export class BlobWorkers {
     });
   }
 
-  /** The worker with the fewest file bytes queued (then the least busy). */
-  private pickForFile(): Slot {
-    if (this.slots.length === 0) this.spawn();
-    let best = this.slots[0]!;
-    for (const s of this.slots) if (s.fileBytes < best.fileBytes || (s.fileBytes === best.fileBytes && s.busy < best.busy)) best = s;
-    return best;
-  }
-
-  private start(storing = false, pick = (): Slot => this.pick()): { task: number; slot: Slot } {
+  private start(storing = false, before: (a: Slot, b: Slot) => boolean = fewerTasks): { task: number; slot: Slot } {
     if (this.closed) throw new Error('blob workers are closed');
     // a pack that could not be stored holds blobs other tasks count on: nothing more is stored
     if (storing && this.packFailure) throw this.packFailure;
-    return this.startOn(pick(), storing);
+    return this.startOn(this.pick(before), storing);
   }
 
   private startOn(slot: Slot, storing = false): { task: number; slot: Slot } {
@@ -328,7 +330,7 @@ export class BlobWorkers {
    * the worker with the fewest bytes queued; `size`: the file's size as last seen.
    */
   async chunkFile(path: string | Uint8Array, size = 0): Promise<ChunkedContent> {
-    const { task, slot } = this.start(true, () => this.pickForFile());
+    const { task, slot } = this.start(true, fewerFileBytes);
     slot.fileBytes += size;
     try {
       const m = await this.answer(slot, task, () => {
