@@ -161,6 +161,19 @@ static napi_value page_offset(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * Queues `job` in the thread pool. Returns 0 when no work could be made (nothing queued: the
+ * caller frees the job); a job made but not queued is completed at once, as after a run.
+ */
+static int queue_job(napi_env env, const char *label, napi_async_execute_callback execute, napi_async_complete_callback complete,
+                     void *job, napi_async_work *work) {
+  napi_value name;
+  napi_create_string_utf8(env, label, NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, execute, complete, job, work) != napi_ok) return 0;
+  if (napi_queue_async_work(env, *work) != napi_ok) complete(env, napi_ok, job);
+  return 1;
+}
+
+/*
  * prefetch(paths): asks the kernel, from one thread-pool job, to start reading the head of each
  * file into the page cache (open + POSIX_FADV_WILLNEED + close). `paths` holds the file names,
  * each ended by a NUL byte. A blob worker asks it for the files queued behind the one it reads:
@@ -200,7 +213,6 @@ static void prefetch_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value prefetch(napi_env env, napi_callback_info info) {
-  napi_value name;
   unsigned char *bytes;
   size_t len;
   if (!one_bytes_arg(env, info, &bytes, &len) || len == 0) return NULL;
@@ -214,12 +226,9 @@ static napi_value prefetch(napi_env env, napi_callback_info info) {
   memcpy(job->paths, bytes, len);
   job->paths[len] = 0; /* the last name ends even when the caller left out its NUL */
   job->len = len;
-  napi_create_string_utf8(env, "ocvault.prefetch", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, prefetch_execute, prefetch_complete, job, &job->work) != napi_ok) {
+  if (!queue_job(env, "ocvault.prefetch", prefetch_execute, prefetch_complete, job, &job->work)) {
     free(job->paths);
     free(job);
-  } else if (napi_queue_async_work(env, job->work) != napi_ok) {
-    prefetch_complete(env, napi_ok, job);
   }
   return NULL;
 }
@@ -263,6 +272,7 @@ static int scan_order(const void *a, const void *b) {
 static void scan_execute(napi_env env, void *data) {
   scan_job *job = data;
   (void)env;
+  job->err = 0; /* EAGAIN until it runs (scan_dir) */
   int fd = open(job->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     job->err = errno;
@@ -365,7 +375,7 @@ static void scan_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value scan_dir(napi_env env, napi_callback_info info) {
-  napi_value name, promise;
+  napi_value promise;
   unsigned char *bytes;
   size_t len;
   if (!one_bytes_arg(env, info, &bytes, &len)) return NULL;
@@ -382,19 +392,69 @@ static napi_value scan_dir(napi_env env, napi_callback_info info) {
     free(job);
     return NULL;
   }
-  napi_create_string_utf8(env, "ocvault.scanDir", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, scan_execute, scan_complete, job, &job->work) != napi_ok) {
+  /* a job that cannot be queued resolves with EAGAIN, as after a run */
+  job->err = EAGAIN;
+  if (!queue_job(env, "ocvault.scanDir", scan_execute, scan_complete, job, &job->work)) {
     napi_value result;
     napi_create_int32(env, EAGAIN, &result);
     napi_resolve_deferred(env, job->deferred, result);
     free(job->path);
     free(job);
-  } else if (napi_queue_async_work(env, job->work) != napi_ok) {
-    /* resolved with the errno, and the work deleted, as after a run */
-    job->err = EAGAIN;
-    scan_complete(env, napi_ok, job);
   }
   return promise;
+}
+
+/*
+ * dropCached(fd, offset, length): tells the kernel, from the thread pool, that a range of an
+ * open file will not be read again (POSIX_FADV_DONTNEED), so its clean page-cache pages are
+ * freed. A restore reads each piece of a pack once; freeing 4 MiB takes ~0.4 ms, too long for
+ * the thread that hands out the pieces. The descriptor is duplicated here, so the job never
+ * touches a descriptor that was closed (and perhaps reused) meanwhile. Errors are ignored: it
+ * is advice.
+ */
+typedef struct {
+  napi_async_work work;
+  int fd;
+  off_t offset, length;
+} drop_job;
+
+static void drop_execute(napi_env env, void *data) {
+  drop_job *job = data;
+  (void)env;
+  posix_fadvise(job->fd, job->offset, job->length, POSIX_FADV_DONTNEED);
+}
+
+static void drop_complete(napi_env env, napi_status status, void *data) {
+  drop_job *job = data;
+  (void)status;
+  napi_delete_async_work(env, job->work);
+  close(job->fd);
+  free(job);
+}
+
+static napi_value drop_cached(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value a[3];
+  int32_t fd;
+  double offset, length;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 3) return NULL;
+  if (napi_get_value_int32(env, a[0], &fd) != napi_ok || napi_get_value_double(env, a[1], &offset) != napi_ok ||
+      napi_get_value_double(env, a[2], &length) != napi_ok || offset < 0 || length <= 0)
+    return NULL;
+  drop_job *job = calloc(1, sizeof *job);
+  if (job == NULL) return NULL;
+  job->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (job->fd < 0) {
+    free(job);
+    return NULL;
+  }
+  job->offset = (off_t)offset;
+  job->length = (off_t)length;
+  if (!queue_job(env, "ocvault.dropCached", drop_execute, drop_complete, job, &job->work)) {
+    close(job->fd);
+    free(job);
+  }
+  return NULL;
 }
 
 /* as napi_set_named_property would: writable, enumerable, configurable */
@@ -408,6 +468,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("pageOffset", page_offset),
       EXPORT("prefetch", prefetch),
       EXPORT("scanDir", scan_dir),
+      EXPORT("dropCached", drop_cached),
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

@@ -18,6 +18,12 @@ export interface ByteRange {
   length: number;
 }
 
+/** How a caller will use what it loads, so a store with a cache of its own can act on it. */
+export interface LoadHints {
+  /** read once: nothing of it is worth keeping cached (a local directory frees its page-cache pages) */
+  once?: boolean;
+}
+
 export interface Backend {
   /** Where the repository lives, for messages (no credentials). */
   readonly location: string;
@@ -51,7 +57,7 @@ export interface Backend {
    * store can do so without an allocation of its own (a local directory): restore reuses its
    * read buffers instead of faulting in fresh memory for every pack.
    */
-  loadInto?(type: ObjectType, name: string, range: ByteRange, target: Uint8Array): Promise<void>;
+  loadInto?(type: ObjectType, name: string, range: ByteRange, target: Uint8Array, hints?: LoadHints): Promise<void>;
   /** Deletes temporary upload files older than `olderThanMs` (left by killed processes), where the store has any. */
   removeStaleTemporaries?(olderThanMs: number): Promise<void>;
   close(): Promise<void>;

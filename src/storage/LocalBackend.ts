@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { listConfigByStat, type Backend, type ByteRange, type ObjectInfo, type ObjectType, type StagedObject } from './Backend.js';
+import { listConfigByStat, type Backend, type ByteRange, type LoadHints, type ObjectInfo, type ObjectType, type StagedObject } from './Backend.js';
 import { OcvaultError, errnoCode } from '../errors/OcvaultError.js';
 import { OpenFiles } from './openFiles.js';
 import { leftAfter, localFileError as storageError, writeAllSync, WRITEV_BATCH } from './localFiles.js';
@@ -103,12 +103,12 @@ export class LocalBackend implements Backend {
     return buf;
   }
 
-  async loadInto(type: ObjectType, name: string, range: ByteRange, target: Uint8Array): Promise<void> {
+  async loadInto(type: ObjectType, name: string, range: ByteRange, target: Uint8Array, hints?: LoadHints): Promise<void> {
     const file = objectPath(this.root, type, name);
     try {
       let done = 0;
       while (done < range.length) {
-        const n = await this.openFiles.read(file, target, done, range.length - done, range.offset + done);
+        const n = await this.openFiles.read(file, target, done, range.length - done, range.offset + done, hints?.once);
         if (n === 0) break;
         done += n;
       }

@@ -3,9 +3,9 @@ import { createRequire } from 'node:module';
 /**
  * What ocvault's own addon (native/aead, built on install) exports: AEAD in place (see
  * repo/nativeAead.ts), a memcpy (nativeCopy.ts), a view's page offset (copyDistance.ts),
- * read-ahead of files (readAhead.ts) and directory scans (sources/files/dirScan.ts). A build
- * older than the checkout it sits in (updated without a rebuild) may lack the later ones, so
- * each is optional.
+ * read-ahead of files (readAhead.ts), drop-behind of ranges read once (dropBehind.ts) and
+ * directory scans (sources/files/dirScan.ts). A build older than the checkout it sits in
+ * (updated without a rebuild) may lack the later ones, so each is optional.
  */
 export interface NativeAddon {
   seal?: (cipher: number, key: Uint8Array, nonce: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array) => void;
@@ -17,6 +17,8 @@ export interface NativeAddon {
   prefetch?: (paths: Uint8Array) => void;
   /** a directory's entries with the lstat of each, from the thread pool; an errno number when it cannot be read (sources/files/dirScan.ts) */
   scanDir?: (path: Uint8Array) => Promise<Buffer | number>;
+  /** frees the page-cache pages of a range of an open file (POSIX_FADV_DONTNEED) */
+  dropCached?: (fd: number, offset: number, length: number) => void;
 }
 
 let loaded: NativeAddon | null | undefined;

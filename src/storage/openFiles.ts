@@ -1,4 +1,5 @@
 import { closeSync, openSync, read } from 'node:fs';
+import { dropBehind } from './dropBehind.js';
 
 interface OpenFile {
   fd: number;
@@ -19,12 +20,20 @@ export class OpenFiles {
 
   constructor(private readonly max = 32) {}
 
-  /** Reads `length` bytes at `position` of `file` into `target`; returns how many were there. */
-  async read(file: string, target: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  /**
+   * Reads `length` bytes at `position` of `file` into `target`; returns how many were there.
+   * `once`: the bytes will not be read again, so their page-cache pages are freed after.
+   */
+  async read(file: string, target: Uint8Array, offset: number, length: number, position: number, once = false): Promise<number> {
     const f = this.acquire(file);
     try {
       return await new Promise<number>((resolve, reject) => {
-        read(f.fd, target, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+        read(f.fd, target, offset, length, position, (err, n) => {
+          if (err) return reject(err);
+          // still open here: the reader is released only after this resolves
+          if (once) dropBehind(f.fd, position, n);
+          resolve(n);
+        });
       });
     } finally {
       this.release(f);

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { LocalBackend } from '../../src/storage/LocalBackend.js';
+import { nativeAddon } from '../../src/storage/nativeAddon.js';
+import { TestRepo, makeTempDir } from '../helpers/cli.js';
+import { MiB, compareTrees, removeTree, writeRandomFile } from '../helpers/tree.js';
+
+/**
+ * What a reader that reads once leaves in the page cache. `fincore` (util-linux) counts a
+ * file's resident bytes; a file system without a page cache of its own (tmpfs) cannot drop
+ * pages, and neither can a machine without the addon: both skip.
+ */
+function residentBytes(files: readonly string[]): number {
+  let total = 0;
+  for (const f of files) total += Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', f], { encoding: 'utf8' }).trim());
+  return total;
+}
+
+function skipReason(dir: string): string | undefined {
+  if (!nativeAddon()?.dropCached) return 'ocvault addon not built';
+  try {
+    execFileSync('fincore', ['--version']);
+  } catch {
+    return 'fincore (util-linux) not installed';
+  }
+  if (execFileSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).trim() === 'tmpfs') return 'temporary folder on tmpfs';
+  return undefined;
+}
+
+/** Waits until the resident bytes of `files` fall to `atMost` (the drop runs in the thread pool); returns the last count. */
+async function settleTo(files: readonly string[], atMost: number): Promise<number> {
+  let now = residentBytes(files);
+  for (let i = 0; i < 100 && now > atMost; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    now = residentBytes(files);
+  }
+  return now;
+}
+
+async function readWhole(files: readonly string[]): Promise<void> {
+  for (const f of files) await fsp.readFile(f);
+}
+
+describe('reading once leaves nothing in the page cache', () => {
+  test('LocalBackend.loadInto with { once: true } frees the range it read, and only that range', async (t) => {
+    const dir = await makeTempDir('ocvault-drop-');
+    try {
+      const why = skipReason(dir);
+      if (why) return t.skip(why);
+      const b = new LocalBackend(path.join(dir, 'repo'));
+      await b.create();
+      const data = randomBytes(8 * MiB);
+      const name = 'ab' + '0'.repeat(62);
+      await b.save('data', name, data); // fsync'ed: its pages are clean, so they can be dropped
+      const file = path.join(dir, 'repo', 'data', 'ab', name);
+      await readWhole([file]);
+      assert.equal(residentBytes([file]), 8 * MiB, 'the whole pack is cached before the reads');
+
+      // read without the hint: everything stays
+      const kept = Buffer.alloc(4 * MiB);
+      await b.loadInto('data', name, { offset: 4 * MiB, length: 4 * MiB }, kept);
+      assert.ok(kept.equals(data.subarray(4 * MiB)));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(residentBytes([file]), 8 * MiB, 'a read without the hint keeps its pages');
+
+      // read once: the first half goes, the second half stays
+      const once = Buffer.alloc(4 * MiB);
+      await b.loadInto('data', name, { offset: 0, length: 4 * MiB }, once, { once: true });
+      assert.ok(once.equals(data.subarray(0, 4 * MiB)), 'the bytes read are the bytes saved');
+      const after = await settleTo([file], 4 * MiB);
+      assert.equal(after, 4 * MiB, `resident after reading the first half once: ${after} bytes`);
+      await b.close();
+    } finally {
+      await removeTree(dir);
+    }
+  });
+
+  test('a restore does not leave the repository in the page cache', async (t) => {
+    const repo = await TestRepo.create();
+    try {
+      const why = skipReason(repo.base);
+      if (why) return t.skip(why);
+      const src = repo.path('src');
+      await fsp.mkdir(src);
+      for (let i = 0; i < 6; i++) await writeRandomFile(path.join(src, `f${i}`), 3 * MiB + i * 4099);
+      await repo.backup([src]);
+      const packs: string[] = [];
+      for (const d of await fsp.readdir(path.join(repo.repo, 'data'))) {
+        for (const f of await fsp.readdir(path.join(repo.repo, 'data', d))) packs.push(path.join(repo.repo, 'data', d, f));
+      }
+      let packBytes = 0;
+      for (const p of packs) packBytes += (await fsp.stat(p)).size;
+      execFileSync('sync');
+      await readWhole(packs);
+      assert.ok(residentBytes(packs) > packBytes * 0.9, 'the packs are cached before the restore');
+
+      const target = await repo.restore('latest', repo.path('restored'));
+      await compareTrees(src, target);
+      // the pages at the edges of the pieces it read may stay: a page each
+      const left = await settleTo(packs, packBytes * 0.05);
+      assert.ok(left <= packBytes * 0.05, `${left} of the packs' ${packBytes} bytes still cached after the restore`);
+    } finally {
+      await repo.cleanup();
+    }
+  });
+});
