@@ -184,7 +184,7 @@ async function repack(repo: Repository, plan: PrunePlan, onProgress: (done: numb
         if (failed) return;
         let bytes: Buffer;
         try {
-          bytes = await repo.backend.load('data', r.pack.id);
+          bytes = await repo.backend.load('data', r.pack.id, undefined, { once: true });
         } catch (e) {
           if (e instanceof OcvaultError && e.code === 'ObjectNotFound') throw new OcvaultError('CorruptObject', `prune stopped: pack ${r.pack.id} vanished while being repacked; nothing was deleted`, { pack: r.pack.id });
           throw e;

@@ -23,7 +23,8 @@ export async function verifyPack(repo: Repository, backend: Backend, pack: Index
   const verdict: PackVerdict = { pack: pack.id, bytes: 0, problems: [], damagedBlobs: new Map() };
   let bytes: Buffer;
   try {
-    bytes = await backend.load('data', pack.id);
+    // read once: a check of the whole repository leaves the page cache to the store (dropBehind.ts)
+    bytes = await backend.load('data', pack.id, undefined, { once: true });
   } catch (e) {
     if (!(e instanceof OcvaultError)) throw e;
     verdict.problems.push(e.code === 'ObjectNotFound' ? 'pack is missing' : e.message);

@@ -35,7 +35,7 @@ export interface Backend {
    */
   save(type: ObjectType, name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** Read a whole object, or a byte range of it. Throws OcvaultError ObjectNotFound. */
-  load(type: ObjectType, name: string, range?: ByteRange): Promise<Buffer>;
+  load(type: ObjectType, name: string, range?: ByteRange, hints?: LoadHints): Promise<Buffer>;
   stat(type: ObjectType, name: string): Promise<ObjectInfo>;
   list(type: ObjectType): Promise<ObjectInfo[]>;
   remove(type: ObjectType, name: string): Promise<void>;

@@ -1,4 +1,4 @@
-import type { Backend, ByteRange, ObjectInfo, ObjectType } from './Backend.js';
+import type { Backend, ByteRange, LoadHints, ObjectInfo, ObjectType } from './Backend.js';
 import { storageFailure } from './storageErrors.js';
 
 export type BackendOp = 'create' | 'save' | 'load' | 'stat' | 'list' | 'remove';
@@ -109,8 +109,8 @@ export class FaultBackend implements Backend {
     return this.run('save', type, () => this.inner.save(type, name, data));
   }
 
-  load(type: ObjectType, name: string, range?: ByteRange): Promise<Buffer> {
-    return this.run('load', type, () => this.inner.load(type, name, range));
+  load(type: ObjectType, name: string, range?: ByteRange, hints?: LoadHints): Promise<Buffer> {
+    return this.run('load', type, () => this.inner.load(type, name, range, hints));
   }
 
   stat(type: ObjectType, name: string): Promise<ObjectInfo> {

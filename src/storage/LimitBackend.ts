@@ -1,5 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { Backend, ByteRange, ObjectInfo, ObjectType } from './Backend.js';
+import type { Backend, ByteRange, LoadHints, ObjectInfo, ObjectType } from './Backend.js';
 
 /**
  * At most `connections` operations reach the store at once (a remote server or API has its
@@ -28,8 +28,8 @@ export class LimitBackend implements Backend {
     return this.limit(() => this.inner.save(type, name, data));
   }
 
-  load(type: ObjectType, name: string, range?: ByteRange): Promise<Buffer> {
-    return this.limit(() => this.inner.load(type, name, range));
+  load(type: ObjectType, name: string, range?: ByteRange, hints?: LoadHints): Promise<Buffer> {
+    return this.limit(() => this.inner.load(type, name, range, hints));
   }
 
   stat(type: ObjectType, name: string): Promise<ObjectInfo> {

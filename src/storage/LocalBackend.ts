@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { listConfigByStat, type Backend, type ByteRange, type LoadHints, type ObjectInfo, type ObjectType, type StagedObject } from './Backend.js';
 import { OcvaultError, errnoCode } from '../errors/OcvaultError.js';
+import { dropBehind } from './dropBehind.js';
 import { OpenFiles } from './openFiles.js';
 import { leftAfter, localFileError as storageError, writeAllSync, WRITEV_BATCH } from './localFiles.js';
 
@@ -89,17 +90,25 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async load(type: ObjectType, name: string, range?: ByteRange): Promise<Buffer> {
+  async load(type: ObjectType, name: string, range?: ByteRange, hints?: LoadHints): Promise<Buffer> {
     if (!range) {
       const file = objectPath(this.root, type, name);
       try {
-        return await fsp.readFile(file);
+        if (!hints?.once) return await fsp.readFile(file);
+        const handle = await fsp.open(file, 'r');
+        try {
+          const bytes = await handle.readFile();
+          dropBehind(handle.fd, 0, bytes.length);
+          return bytes;
+        } finally {
+          await handle.close();
+        }
       } catch (e) {
         throw this.loadError(type, name, file, e);
       }
     }
     const buf = Buffer.allocUnsafe(range.length);
-    await this.loadInto(type, name, range, buf);
+    await this.loadInto(type, name, range, buf, hints);
     return buf;
   }
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Backend, ByteRange, ObjectInfo, ObjectType } from './Backend.js';
+import type { Backend, ByteRange, LoadHints, ObjectInfo, ObjectType } from './Backend.js';
 import { isTransient } from './storageErrors.js';
 
 export interface RetryOptions {
@@ -53,8 +53,8 @@ export class RetryBackend implements Backend {
     return this.retry(`save ${type}/${name}`, () => this.inner.save(type, name, data));
   }
 
-  load(type: ObjectType, name: string, range?: ByteRange): Promise<Buffer> {
-    return this.retry(`load ${type}/${name}`, () => this.inner.load(type, name, range));
+  load(type: ObjectType, name: string, range?: ByteRange, hints?: LoadHints): Promise<Buffer> {
+    return this.retry(`load ${type}/${name}`, () => this.inner.load(type, name, range, hints));
   }
 
   stat(type: ObjectType, name: string): Promise<ObjectInfo> {

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { LocalBackend } from '../../src/storage/LocalBackend.js';
 import { nativeAddon } from '../../src/storage/nativeAddon.js';
-import { TestRepo, makeTempDir } from '../helpers/cli.js';
+import { TestRepo, expectCode, makeTempDir } from '../helpers/cli.js';
 import { MiB, compareTrees, removeTree, writeRandomFile } from '../helpers/tree.js';
 
 /**
@@ -73,13 +73,19 @@ describe('reading once leaves nothing in the page cache', () => {
       assert.ok(once.equals(data.subarray(0, 4 * MiB)), 'the bytes read are the bytes saved');
       const after = await settleTo([file], 4 * MiB);
       assert.equal(after, 4 * MiB, `resident after reading the first half once: ${after} bytes`);
+
+      // a whole object read once goes too
+      await readWhole([file]);
+      assert.ok((await b.load('data', name, undefined, { once: true })).equals(data));
+      const whole = await settleTo([file], 0);
+      assert.equal(whole, 0, `resident after reading the whole pack once: ${whole} bytes`);
       await b.close();
     } finally {
       await removeTree(dir);
     }
   });
 
-  test('a restore does not leave the repository in the page cache', async (t) => {
+  test('neither a restore nor check --read-data leaves the repository in the page cache', async (t) => {
     const repo = await TestRepo.create();
     try {
       const why = skipReason(repo.base);
@@ -103,6 +109,12 @@ describe('reading once leaves nothing in the page cache', () => {
       // the pages at the edges of the pieces it read may stay: a page each
       const left = await settleTo(packs, packBytes * 0.05);
       assert.ok(left <= packBytes * 0.05, `${left} of the packs' ${packBytes} bytes still cached after the restore`);
+
+      await readWhole(packs);
+      assert.ok(residentBytes(packs) > packBytes * 0.9, 'the packs are cached before the check');
+      expectCode(await repo.run(['check', '--read-data']), 0);
+      const checked = await settleTo(packs, 0);
+      assert.equal(checked, 0, `${checked} of the packs' ${packBytes} bytes still cached after check --read-data`);
     } finally {
       await repo.cleanup();
     }

@@ -331,7 +331,7 @@ export class Restorer {
       try {
         // each piece is read once: the packs need not stay in the page cache (dropBehind.ts)
         if (backend.loadInto) await backend.loadInto('data', piece.pack, range, bytes, { once: true });
-        else bytes.set(await backend.load('data', piece.pack, range));
+        else bytes.set(await backend.load('data', piece.pack, range, { once: true }));
       } catch (e) {
         if (e instanceof OcvaultError && e.code === 'ObjectNotFound') throw new OcvaultError('CorruptObject', `pack ${piece.pack} is missing (needed for ${printablePath(this.paths.bytes(piece.uses[0]!.file.path))})`, { pack: piece.pack });
         throw e;
