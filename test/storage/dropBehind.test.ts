@@ -10,7 +10,7 @@ import { TestRepo, expectCode, makeTempDir } from '../helpers/cli.js';
 import { MiB, compareTrees, removeTree, writeRandomFile } from '../helpers/tree.js';
 
 /**
- * What a reader that reads once leaves in the page cache. `fincore` (util-linux) counts a
+ * What a reader that reads once leaves in the page cache. `fincore` (util-linux-extra) counts a
  * file's resident bytes; a file system without a page cache of its own (tmpfs) cannot drop
  * pages, and neither can a machine without the addon: both skip.
  */
@@ -25,7 +25,7 @@ function skipReason(dir: string): string | undefined {
   try {
     execFileSync('fincore', ['--version']);
   } catch {
-    return 'fincore (util-linux) not installed';
+    return 'fincore (util-linux-extra) not installed';
   }
   if (execFileSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).trim() === 'tmpfs') return 'temporary folder on tmpfs';
   return undefined;
