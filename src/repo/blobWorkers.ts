@@ -138,11 +138,6 @@ function toError(err: { message: string; code?: string; errno?: string }): Error
   return e;
 }
 
-/**
- * The pool of blob workers. Tasks go to the least busy worker. New blobs go into packs the
- * workers write themselves when the store has a staging folder (`init.packs`), which the main
- * thread adopts through `packSink`; otherwise they stream back to `blobSink` with backpressure.
- */
 /** Orderings of workers for `pick`: the fewest tasks; for a file, the fewest file bytes queued, then the fewest tasks. */
 function fewerTasks(a: Slot, b: Slot): boolean {
   return a.busy < b.busy;
@@ -152,6 +147,12 @@ function fewerFileBytes(a: Slot, b: Slot): boolean {
   return a.fileBytes < b.fileBytes || (a.fileBytes === b.fileBytes && a.busy < b.busy);
 }
 
+/**
+ * The pool of blob workers. Tasks go to the least busy worker (a file to the one with the
+ * fewest file bytes queued). New blobs go into packs the workers write themselves when the
+ * store has a staging folder (`init.packs`), which the main thread adopts through `packSink`;
+ * otherwise they stream back to `blobSink` with backpressure.
+ */
 export class BlobWorkers {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, Pending>();
