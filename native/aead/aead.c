@@ -409,8 +409,9 @@ static napi_value scan_dir(napi_env env, napi_callback_info info) {
  * open file will not be read again (POSIX_FADV_DONTNEED), so its clean page-cache pages are
  * freed. A restore reads each piece of a pack once; freeing 4 MiB takes ~0.4 ms, too long for
  * the thread that hands out the pieces. The descriptor is duplicated here, so the job never
- * touches a descriptor that was closed (and perhaps reused) meanwhile. Errors are ignored: it
- * is advice.
+ * touches a descriptor that was closed (and perhaps reused) meanwhile. An empty range does
+ * nothing (to posix_fadvise a length of 0 means to the end of the file). Errors are ignored:
+ * it is advice.
  */
 typedef struct {
   napi_async_work work;

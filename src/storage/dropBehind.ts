@@ -12,5 +12,5 @@ import { nativeAddon } from './nativeAddon.js';
  * (bench restore: ~0.6 s less system time; native-notes.md, session 17).
  */
 export function dropBehind(fd: number, offset: number, length: number): void {
-  if (length > 0) nativeAddon()?.dropCached?.(fd, offset, length);
+  nativeAddon()?.dropCached?.(fd, offset, length);
 }

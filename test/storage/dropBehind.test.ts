@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { closeSync, openSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
+import { dropBehind } from '../../src/storage/dropBehind.js';
 import { LocalBackend } from '../../src/storage/LocalBackend.js';
 import { nativeAddon } from '../../src/storage/nativeAddon.js';
 import { TestRepo, expectCode, makeTempDir } from '../helpers/cli.js';
@@ -73,6 +74,17 @@ describe('reading once leaves nothing in the page cache', () => {
       assert.ok(once.equals(data.subarray(0, 4 * MiB)), 'the bytes read are the bytes saved');
       const after = await settleTo([file], 4 * MiB);
       assert.equal(after, 4 * MiB, `resident after reading the first half once: ${after} bytes`);
+
+      // an empty range drops nothing (to posix_fadvise a length of 0 would mean the whole file)
+      await readWhole([file]);
+      const fd = openSync(file, 'r');
+      try {
+        dropBehind(fd, 0, 0);
+        await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        closeSync(fd);
+      }
+      assert.equal(residentBytes([file]), 8 * MiB, 'an empty range left the file cached');
 
       // a whole object read once goes too
       await readWhole([file]);
