@@ -126,6 +126,16 @@ function writeTail(file: string | Buffer, tail: Uint8Array, position: number): v
   }
 }
 
+/** writeTail in the thread pool. */
+async function writeTailAsync(file: string | Buffer, tail: Uint8Array, position: number): Promise<void> {
+  const fd = openSync(file, C.O_WRONLY | C.O_NOFOLLOW);
+  try {
+    await writeFullyAsync(fd, tail, tail.byteLength, position);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Writes `data` as the start of a file, direct, in the thread pool: the calling thread goes
  * on (opening the next blob) while the device works, where a synchronous direct write would
@@ -245,16 +255,22 @@ export class SequentialFile {
     }
   }
 
-  /** Writes the first `length` bytes of the stage in the background; the buffer is spare again after. */
-  private writeStage(length: number): void {
+  /**
+   * Writes the first `length` bytes of the stage in the background (and `tail`, through the
+   * page cache, before them); the buffer is spare again after.
+   */
+  private writeStage(length: number, tail?: { bytes: Uint8Array; position: number }): void {
     const buf = this.stage!;
-    const w: Promise<void> = writeFullyAsync(this.fd, buf, length, this.written)
-      .then(
-        () => keepSpare(buf),
-        (e: unknown) => {
-          this.failure ??= e;
-        },
-      )
+    const at = this.written;
+    const write = async (): Promise<void> => {
+      if (tail) await writeTailAsync(this.file, tail.bytes, tail.position);
+      if (length > 0) await writeFullyAsync(this.fd, buf, length, at);
+      keepSpare(buf);
+    };
+    const w: Promise<void> = write()
+      .catch((e: unknown) => {
+        this.failure ??= e;
+      })
       .finally(() => this.writing.delete(w));
     this.writing.add(w);
     this.written += length;
@@ -278,13 +294,12 @@ export class SequentialFile {
     if (buf && this.staged > 0) {
       this.observe?.(buf.subarray(0, this.staged));
       const whole = this.staged - (this.staged % DIRECT_ALIGN);
-      // the tail first: the stage is handed to the background write after
-      if (whole < this.staged) writeTail(this.file, buf.subarray(whole, this.staged), this.written + whole);
       const tail = this.staged - whole;
-      if (whole > 0) {
-        this.writeStage(whole);
-        this.stage = undefined;
-      }
+      // The tail goes with the last whole blocks, in the thread pool. Written here, it waited
+      // for the inode's lock, which ext4 holds through each direct write that extends the file,
+      // behind the writes still in flight (bench first backup: 0.04-0.17 s of each worker).
+      this.writeStage(whole, tail > 0 ? { bytes: buf.subarray(whole, this.staged), position: this.written + whole } : undefined);
+      this.stage = undefined;
       this.written += tail;
       this.staged = 0;
     }
