@@ -42,6 +42,18 @@ async function settleTo(files: readonly string[], atMost: number): Promise<numbe
   return now;
 }
 
+/**
+ * Pages this machine's own reclaim may take from a file at any time, whatever ocvault does
+ * (here DAMON pages out memory it judges cold, a page now and then even from a file just read).
+ */
+const STRAY = 16 * 4096;
+
+/** Asserts that `bytes` of `file` are cached, give or take a stray page or two. */
+function assertCached(file: string, bytes: number, what: string): void {
+  const now = residentBytes([file]);
+  assert.ok(now <= bytes && now >= bytes - STRAY, `${what}: ${now} bytes resident, expected ${bytes}`);
+}
+
 async function readWhole(files: readonly string[]): Promise<void> {
   for (const f of files) await fsp.readFile(f);
 }
@@ -59,21 +71,21 @@ describe('reading once leaves nothing in the page cache', () => {
       await b.save('data', name, data); // fsync'ed: its pages are clean, so they can be dropped
       const file = path.join(dir, 'repo', 'data', 'ab', name);
       await readWhole([file]);
-      assert.equal(residentBytes([file]), 8 * MiB, 'the whole pack is cached before the reads');
+      assertCached(file, 8 * MiB, 'the whole pack is cached before the reads');
 
       // read without the hint: everything stays
       const kept = Buffer.alloc(4 * MiB);
       await b.loadInto('data', name, { offset: 4 * MiB, length: 4 * MiB }, kept);
       assert.ok(kept.equals(data.subarray(4 * MiB)));
       await new Promise((r) => setTimeout(r, 100));
-      assert.equal(residentBytes([file]), 8 * MiB, 'a read without the hint keeps its pages');
+      assertCached(file, 8 * MiB, 'a read without the hint keeps its pages');
 
       // read once: the first half goes, the second half stays
       const once = Buffer.alloc(4 * MiB);
       await b.loadInto('data', name, { offset: 0, length: 4 * MiB }, once, { once: true });
       assert.ok(once.equals(data.subarray(0, 4 * MiB)), 'the bytes read are the bytes saved');
-      const after = await settleTo([file], 4 * MiB);
-      assert.equal(after, 4 * MiB, `resident after reading the first half once: ${after} bytes`);
+      await settleTo([file], 4 * MiB);
+      assertCached(file, 4 * MiB, 'after reading the first half once');
 
       // an empty range drops nothing (to posix_fadvise a length of 0 would mean the whole file)
       await readWhole([file]);
@@ -84,7 +96,7 @@ describe('reading once leaves nothing in the page cache', () => {
       } finally {
         closeSync(fd);
       }
-      assert.equal(residentBytes([file]), 8 * MiB, 'an empty range left the file cached');
+      assertCached(file, 8 * MiB, 'an empty range left the file cached');
 
       // a whole object read once goes too
       await readWhole([file]);
