@@ -116,6 +116,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     excludes,
     readAll: kind === 'full',
     parentTree: parent?.snapshot.tree,
+    reuseDirTrees: kind === 'incremental' && parent !== undefined,
     onWarning: opts.onWarning ?? (() => undefined),
     onNote: opts.onNote,
   });
@@ -160,6 +161,13 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     ...(archiver.warnings.length ? { warnings: archiver.warnings } : {}),
   };
   const id = await repo.saveSnapshot(snapshot);
+  // Only now is every blob the trees name indexed. A cache that cannot be written costs the
+  // next backup a full walk, not this snapshot.
+  try {
+    archiver.recordDirTrees();
+  } catch (e) {
+    if (!(e instanceof OcvaultError)) throw e;
+  }
   return { id, snapshot, warnings: archiver.warnings, notes: archiver.notes };
 }
 

@@ -38,7 +38,25 @@ CREATE TABLE IF NOT EXISTS blobs (
   offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
   PRIMARY KEY (id, pack)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (id TEXT PRIMARY KEY, time TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dir_trees (
+  key BLOB PRIMARY KEY, tree BLOB NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  used INTEGER NOT NULL) WITHOUT ROWID;
 `;
+
+/** A directory's tree as a backup saved it, under a key of what the backup saw (dirTreeKey.ts). */
+export interface DirTree {
+  tree: BlobId;
+  /** the regular files directly in it, and their bytes (a backup's counts, without reading it) */
+  files: number;
+  bytes: number;
+  /** when a backup last saved or used it, in seconds since the epoch */
+  used: number;
+}
+
+/** Directory trees no backup used for this long are forgotten (a cache miss costs a walk). */
+const DIR_TREE_TTL_S = 60 * 24 * 3600;
+/** A tree's `used` is refreshed when older than this, so an unchanged backup rarely writes. */
+const DIR_TREE_TOUCH_S = 24 * 3600;
 
 /**
  * Ids looked up by one statement in findMany; a batch of a few (a tree's subtrees) takes a
@@ -84,6 +102,7 @@ export class LocalIndex {
     insertBlob: Database.Statement<[Buffer, string, number, number, number, number]>;
     insertPack: Database.Statement<[string, number, string]>;
     insertSegment: Database.Statement<[string]>;
+    dirTree: Database.Statement<[Buffer]>;
   };
 
   private constructor(readonly file: string, readonly readonly: boolean) {
@@ -100,6 +119,8 @@ export class LocalIndex {
       insertBlob: readonly ? (undefined as never) : this.db.prepare('INSERT OR IGNORE INTO blobs (id, pack, type, offset, length, raw_length) VALUES (?, ?, ?, ?, ?, ?)'),
       insertPack: readonly ? (undefined as never) : this.db.prepare('INSERT OR REPLACE INTO packs (id, size, segment) VALUES (?, ?, ?)'),
       insertSegment: readonly ? (undefined as never) : this.db.prepare('INSERT OR IGNORE INTO segments (name) VALUES (?)'),
+      // a tree not indexed (any more) is no use: it is looked for in the same statement
+      dirTree: readonly ? (undefined as never) : this.db.prepare('SELECT tree, files, bytes, used FROM dir_trees d WHERE key = ? AND EXISTS (SELECT 1 FROM blobs WHERE id = d.tree)'),
     };
   }
 
@@ -194,6 +215,8 @@ export class LocalIndex {
    */
   addSegment(name: string, seg: IndexSegment): void {
     this.write(this.db.transaction(() => {
+      // a superseded segment's blobs may be gone, and a remembered tree with them
+      if (seg.supersedes.length > 0) this.db.exec('DELETE FROM dir_trees');
       for (const old of seg.supersedes) {
         this.db.prepare('DELETE FROM blobs WHERE pack IN (SELECT id FROM packs WHERE segment = ?)').run(old);
         this.db.prepare('DELETE FROM packs WHERE segment = ?').run(old);
@@ -213,7 +236,7 @@ export class LocalIndex {
   }
 
   clearBlobs(): void {
-    this.write(() => this.db.exec('DELETE FROM blobs; DELETE FROM packs; DELETE FROM segments;'));
+    this.write(() => this.db.exec('DELETE FROM blobs; DELETE FROM packs; DELETE FROM segments; DELETE FROM dir_trees;'));
   }
 
   packs(): { id: string; size: number }[] {
@@ -242,6 +265,37 @@ export class LocalIndex {
   snapshots(): { id: string; snapshot: Snapshot }[] {
     const rows = this.db.prepare('SELECT id, body FROM snapshots ORDER BY time, id').all() as { id: string; body: string }[];
     return rows.map((r) => ({ id: r.id, snapshot: JSON.parse(r.body) as Snapshot }));
+  }
+
+  /**
+   * The tree a backup saved for a directory key, if it is indexed. Trees are forgotten whenever
+   * blobs may have left the index (clearBlobs, a superseding segment), so a tree found here has
+   * every blob it refers to indexed, as it had when its backup ended (recordDirTrees runs after
+   * the flush).
+   */
+  dirTree(key: Buffer): DirTree | undefined {
+    const row = this.stmt.dirTree.get(key) as { tree: Buffer; files: number; bytes: number; used: number } | undefined;
+    return row && { tree: row.tree.toString('hex'), files: row.files, bytes: row.bytes, used: row.used };
+  }
+
+  /**
+   * Remembers the directory trees of a backup whose blobs are all indexed, marks those it used
+   * again, and forgets those unused for DIR_TREE_TTL_S.
+   */
+  recordDirTrees(saved: readonly { key: Buffer; tree: DirTree }[], used: readonly Buffer[], now: number): void {
+    if (saved.length === 0 && used.length === 0) return;
+    this.write(this.db.transaction(() => {
+      const put = this.db.prepare('INSERT OR REPLACE INTO dir_trees (key, tree, files, bytes, used) VALUES (?, ?, ?, ?, ?)');
+      for (const { key, tree } of saved) put.run(key, Buffer.from(tree.tree, 'hex'), tree.files, tree.bytes, now);
+      const touch = this.db.prepare('UPDATE dir_trees SET used = ? WHERE key = ?');
+      for (const key of used) touch.run(now, key);
+      this.db.prepare('DELETE FROM dir_trees WHERE used < ?').run(now - DIR_TREE_TTL_S);
+    }));
+  }
+
+  /** Whether a tree's `used` is old enough to be refreshed (see DIR_TREE_TOUCH_S). */
+  static dirTreeStale(tree: DirTree, now: number): boolean {
+    return now - tree.used >= DIR_TREE_TOUCH_S;
   }
 
   getMeta(key: string): string | undefined {

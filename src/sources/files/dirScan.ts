@@ -14,6 +14,8 @@ import { msOfNs, nodeFromFields, nodeFromStat, nodeType, nodeTypeOfMode } from '
 export interface DirScan {
   readonly names: Buffer[];
   readonly fields: Float64Array;
+  /** the addon's buffer, which holds both (for hashing the scan in one piece) */
+  readonly bytes?: Buffer;
 }
 
 /** The addon's layout of an entry's numbers. */
@@ -73,7 +75,13 @@ function decodeScan(bytes: Buffer): DirScan {
     names[i] = bytes.subarray(at, at + n);
     at += n;
   }
-  return { names, fields };
+  return { names, fields, bytes };
+}
+
+/** The scan's bytes as hashing takes them: the numbers, then the names (their lengths are among the numbers). */
+export function scanParts(scan: DirScan): Uint8Array[] {
+  if (scan.bytes) return [scan.bytes];
+  return [new Uint8Array(scan.fields.buffer, scan.fields.byteOffset, scan.fields.byteLength), ...scan.names];
 }
 
 /** Without the addon: readdir and a BigInt lstat of each entry, here and now, in the same layout. */
