@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { OcvaultError } from '../errors/OcvaultError.js';
-import { backup, backupWhileUnlocking, type BackupOptions } from '../ops/backup.js';
+import { backup, BackupAhead, backupWhileUnlocking, type BackupOptions } from '../ops/backup.js';
 import { backupDetectedStore, type StorePlan } from '../ops/storeBackup.js';
 import { detectStore } from '../opencart/detectStore.js';
 import type { SnapshotKind } from '../repo/snapshot.js';
@@ -35,10 +35,12 @@ export function registerBackup(program: Command): void {
       const started = Date.now();
       // one folder holding an OpenCart store: its files, moved storage and database in one snapshot
       const store = paths.length === 1 ? await detectStore(paths[0]!) : undefined;
+      // a store's paths and excludes are known once its plan is made, which needs its database
+      const ahead = !store && opts.type === 'incremental' ? new BackupAhead(paths, opts.exclude) : undefined;
       const run = (repo: Parameters<typeof backup>[0], common: Omit<BackupOptions, 'paths' | 'database'>): Promise<Awaited<ReturnType<typeof backup>> & { plan?: StorePlan }> =>
         store
           ? backupDetectedStore(repo, store, { ...common, defaultExcludes: opts.defaultExcludes, skipVolatile: opts.skipVolatile, filesOnly: opts.filesOnly, databaseUrl: opts.db, schemaOnly: opts.dbSchemaOnly, parallel: opts.dbParallel })
-          : backup(repo, { ...common, paths, database: opts.db ? { url: opts.db, schemaOnly: opts.dbSchemaOnly, parallel: opts.dbParallel } : undefined });
+          : backup(repo, { ...common, paths, database: opts.db ? { url: opts.db, schemaOnly: opts.dbSchemaOnly, parallel: opts.dbParallel } : undefined, ahead });
       const result = await withRepository(g, (repo) =>
         run(repo, {
           onDatabase: (d) => {
@@ -66,7 +68,7 @@ export function registerBackup(program: Command): void {
               }
             : undefined,
         }),
-        backupWhileUnlocking,
+        ahead?.whileUnlocking ?? backupWhileUnlocking,
       );
       out.clearStatus();
       const s = result.snapshot;

@@ -40,15 +40,16 @@ CREATE TABLE IF NOT EXISTS blobs (
 CREATE TABLE IF NOT EXISTS snapshots (id TEXT PRIMARY KEY, time TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS dir_trees (
   key BLOB PRIMARY KEY, tree BLOB NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,
-  used INTEGER NOT NULL) WITHOUT ROWID;
+  dirs INTEGER NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
-/** A directory's tree as a backup saved it, under a key of what the backup saw (dirTreeKey.ts). */
+/** A directory's tree as a backup saved it, under the key of what the backup saw (dirTreeKey.ts). */
 export interface DirTree {
   tree: BlobId;
-  /** the regular files directly in it, and their bytes (a backup's counts, without reading it) */
+  /** the regular files under it and their bytes, and its subdirectories at any depth (a backup's counts, without walking it) */
   files: number;
   bytes: number;
+  dirs: number;
   /** when a backup last saved or used it, in seconds since the epoch */
   used: number;
 }
@@ -120,7 +121,7 @@ export class LocalIndex {
       insertPack: readonly ? (undefined as never) : this.db.prepare('INSERT OR REPLACE INTO packs (id, size, segment) VALUES (?, ?, ?)'),
       insertSegment: readonly ? (undefined as never) : this.db.prepare('INSERT OR IGNORE INTO segments (name) VALUES (?)'),
       // a tree not indexed (any more) is no use: it is looked for in the same statement
-      dirTree: readonly ? (undefined as never) : this.db.prepare('SELECT tree, files, bytes, used FROM dir_trees d WHERE key = ? AND EXISTS (SELECT 1 FROM blobs WHERE id = d.tree)'),
+      dirTree: readonly ? (undefined as never) : this.db.prepare('SELECT tree, files, bytes, dirs, used FROM dir_trees d WHERE key = ? AND EXISTS (SELECT 1 FROM blobs WHERE id = d.tree)'),
     };
   }
 
@@ -274,8 +275,8 @@ export class LocalIndex {
    * the flush).
    */
   dirTree(key: Buffer): DirTree | undefined {
-    const row = this.stmt.dirTree.get(key) as { tree: Buffer; files: number; bytes: number; used: number } | undefined;
-    return row && { tree: row.tree.toString('hex'), files: row.files, bytes: row.bytes, used: row.used };
+    const row = this.stmt.dirTree.get(key) as { tree: Buffer; files: number; bytes: number; dirs: number; used: number } | undefined;
+    return row && { tree: row.tree.toString('hex'), files: row.files, bytes: row.bytes, dirs: row.dirs, used: row.used };
   }
 
   /**
@@ -285,8 +286,8 @@ export class LocalIndex {
   recordDirTrees(saved: readonly { key: Buffer; tree: DirTree }[], used: readonly Buffer[], now: number): void {
     if (saved.length === 0 && used.length === 0) return;
     this.write(this.db.transaction(() => {
-      const put = this.db.prepare('INSERT OR REPLACE INTO dir_trees (key, tree, files, bytes, used) VALUES (?, ?, ?, ?, ?)');
-      for (const { key, tree } of saved) put.run(key, Buffer.from(tree.tree, 'hex'), tree.files, tree.bytes, now);
+      const put = this.db.prepare('INSERT OR REPLACE INTO dir_trees (key, tree, files, bytes, dirs, used) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const { key, tree } of saved) put.run(key, Buffer.from(tree.tree, 'hex'), tree.files, tree.bytes, tree.dirs, now);
       const touch = this.db.prepare('UPDATE dir_trees SET used = ? WHERE key = ?');
       for (const key of used) touch.run(now, key);
       this.db.prepare('DELETE FROM dir_trees WHERE used < ?').run(now - DIR_TREE_TTL_S);

@@ -5,6 +5,9 @@ import { createServer, type Server } from 'node:net';
 import * as path from 'node:path';
 import { TestRepo, describeRun, expectCode, isRoot, NOBODY } from '../helpers/cli.js';
 import { MiB, compareTrees, writeRandomFile, writeTree } from '../helpers/tree.js';
+import { openRepo } from '../maintenance/fixtures.js';
+import { backup, BackupAhead, type BackupOptions } from '../../src/ops/backup.js';
+import type { Repository } from '../../src/repo/repository.js';
 
 /**
  * An incremental backup takes a directory's tree as an earlier backup saved it when the
@@ -122,6 +125,22 @@ describe('remembered directory trees', () => {
     await t.ok(['check', '--read-data']);
   });
 
+  test('several paths in one snapshot: a change under one of them reaches the snapshot', async () => {
+    const a = t.path('multi', 'a');
+    const b = t.path('multi', 'b');
+    await writeTree(a, { 'x/1.txt': 'one\n', '2.txt': 'two\n' });
+    await writeTree(b, { 'y/z/3.txt': 'three\n' });
+    const first = await t.backup([a, b]);
+    const same = await t.backup([a, b]);
+    assert.deepEqual([same.stats.files, same.stats.unchangedFiles, same.stats.dirs], [first.stats.files, first.stats.files, first.stats.dirs]);
+    await fsp.writeFile(path.join(b, 'y/z/3.txt'), 'three, changed\n');
+    const changed = await t.backup([a, b]);
+    assert.equal(changed.stats.changedFiles, 1, JSON.stringify(changed.stats));
+    const target = await t.restore(changed.id, t.path('r-multi'));
+    await compareTrees(a, path.join(target, 'a'));
+    await compareTrees(b, path.join(target, 'b'));
+  });
+
   test('a deleted cache only costs time: the next incremental backup is whole', async () => {
     const src = t.path('nocache');
     await writeTree(src, { 'x/y/z.txt': 'z\n', 'w.txt': 'w\n' });
@@ -154,5 +173,59 @@ describe('remembered directory trees and unreadable files', () => {
       const r = expectCode(await t.run(['backup', src]), 3);
       assert.match(r.stderr, /secret\.txt/, `backup ${i + 1} names the file`);
     }
+  });
+});
+
+/**
+ * What the remembered trees are for: a backup of an unchanged tree loads none of its parent's
+ * trees, and a change deep down loads only those on its path (counted at Repository.loadBlob).
+ */
+describe('remembered directory trees spare the walk', () => {
+  let t: TestRepo;
+  before(async () => {
+    t = await TestRepo.create();
+  });
+  after(async () => {
+    await t?.cleanup();
+  });
+
+  async function backupCounting(opts: BackupOptions): Promise<{ loads: number; files: number; unchanged: number }> {
+    const repo: Repository = await openRepo(t);
+    try {
+      const load = repo.loadBlob.bind(repo);
+      let loads = 0;
+      repo.loadBlob = (...args) => {
+        loads++;
+        return load(...args);
+      };
+      const r = await backup(repo, opts);
+      return { loads, files: r.snapshot.stats!.files, unchanged: r.snapshot.stats!.unchangedFiles };
+    } finally {
+      await repo.close();
+    }
+  }
+
+  test('an unchanged tree costs no tree of the parent; a deep change only the trees on its path', async () => {
+    const src = t.path('wide');
+    const spec: Record<string, string> = {};
+    for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) for (let c = 0; c < 3; c++) spec[`d${a}/e${b}/f${c}.txt`] = `${a}.${b}.${c}\n`;
+    await writeTree(src, spec);
+    const opts: BackupOptions = { paths: [src], kind: 'incremental', tags: [], excludes: [] };
+    const first = await backupCounting(opts);
+    assert.equal(first.files, 48);
+
+    const unchanged = await backupCounting(opts);
+    assert.deepEqual(unchanged, { loads: 0, files: 48, unchanged: 48 });
+
+    // as the command runs it: the trees listed while the repository opens
+    const ahead = new BackupAhead([src], []);
+    ahead.whileUnlocking({ snapshots: 1 });
+    assert.deepEqual(await backupCounting({ ...opts, ahead }), { loads: 0, files: 48, unchanged: 48 });
+
+    await fsp.writeFile(path.join(src, 'd2/e1/f0.txt'), 'changed\n');
+    const changed = await backupCounting(opts);
+    // the root's, d2's and d2/e1's trees, to compare their entries with
+    assert.equal(changed.loads, 3, JSON.stringify(changed));
+    assert.equal(changed.unchanged, 47);
   });
 });

@@ -6,11 +6,12 @@ import { FILES_IN_FLIGHT_PER_WORKER, type BlobWorkers } from '../../repo/blobWor
 import { encodeTree, nodeKey, sameNode, sortNodes, type Tree, type TreeNode } from '../../repo/tree.js';
 import type { BlobId } from '../../repo/blobId.js';
 import { TreeLoader } from '../../repo/treeLoader.js';
-import { matchesAny, type PathPattern } from './glob.js';
+import { childPath, matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
 import { FileSlots } from './fileSlots.js';
 import { fileNodeFromRead, linkTarget, sameFileStat } from './fileNode.js';
-import { dirTreeKey } from './dirTreeKey.js';
+import { beginDirKey, endDirKey, keyContext } from './dirTreeKey.js';
+import { scanRoots, type ScannedDir } from './scanTree.js';
 import { LocalIndex, type DirTree } from '../../repo/localIndex.js';
 import { DirScanner, entryStatOf, isScannedDir, scanError, scannedStat, type DirScan, type EntryStat } from './dirScan.js';
 
@@ -35,11 +36,13 @@ export interface ArchiveOptions {
   /** root tree of the parent snapshot, for change detection */
   parentTree?: BlobId;
   /**
-   * Take a directory's tree as an earlier backup saved it when the directory's key is the same
-   * (dirTreeKey.ts), without loading the parent snapshot's trees. For incremental backups: a
-   * full reads every file, and a differential compares with its full.
+   * Take a directory's tree as an earlier backup saved it when the key of the tree under it is
+   * the same (dirTreeKey.ts), without walking it or loading the parent snapshot's trees. For
+   * incremental backups: a full reads every file, and a differential compares with its full.
    */
   reuseDirTrees: boolean;
+  /** the listing of the paths' trees (scanRoots), when it was started before the walk */
+  scanned?: Promise<Map<string, ScannedDir>>;
   onWarning: (message: string) => void;
   /** things worth saying that lose nothing (a socket left out) */
   onNote?: (message: string) => void;
@@ -61,6 +64,15 @@ const SLASH = Buffer.from('/');
 interface ParentDir {
   id?: BlobId;
   nodes: Map<string, TreeNode>;
+}
+
+/** A saved directory: what the tree under it holds, and its key (see subtreeOf). */
+interface Subtree {
+  key?: Buffer;
+  /** regular files and their bytes, and directories, under it (itself not counted) */
+  files: number;
+  bytes: number;
+  dirs: number;
 }
 
 /**
@@ -94,7 +106,8 @@ export class Archiver {
   /** directory trees to remember, and remembered ones used (see recordDirTrees) */
   private readonly savedDirTrees: { key: Buffer; tree: DirTree }[] = [];
   private readonly usedDirTrees: Buffer[] = [];
-  private readonly excludeSources: string;
+  /** what each saved subdirectory's node holds (subtreeOf) */
+  private readonly subtrees = new WeakMap<TreeNode, Subtree>();
   /** seconds since the epoch, as remembered trees are stamped */
   private readonly now = Math.floor(Date.now() / 1000);
 
@@ -104,7 +117,6 @@ export class Archiver {
     // worker 5.2-6.1 s, 4 per worker 4.8-5.1 s, same CPU).
     this.fileSlots = new FileSlots(workers.size * FILES_IN_FLIGHT_PER_WORKER);
     this.trees = new TreeLoader(repo);
-    this.excludeSources = opts.excludes.map((p) => p.source).join('\n');
   }
 
   private warn(message: string): void {
@@ -142,21 +154,26 @@ export class Archiver {
    */
   async saveRoots(paths: readonly string[]): Promise<BlobId> {
     const parentRoot = once(() => this.loadTree(this.opts.parentTree));
+    // every directory's key, from the bottom up, when remembered trees may stand for them
+    const scanned = this.opts.reuseDirTrees ? await (this.opts.scanned ?? scanRoots(paths, this.opts.excludes)) : undefined;
     if (paths.length === 1) {
       const st = await this.lstatRoot(paths[0]!);
       if (st.isDirectory()) {
         this.progress.dirs++;
-        return this.saveDir(Buffer.from(paths[0]!), '', parentRoot);
+        return (await this.saveDir(Buffer.from(paths[0]!), '', parentRoot, scanned?.get(paths[0]!))).id;
       }
     }
     const nodes: TreeNode[] = [];
     const seen = new Set<string>();
+    const roots: ScannedDir = { subdirs: new Map() };
     for (const p of paths) {
       const base = path.basename(p) || p;
       if (seen.has(base)) throw new OcvaultError('Usage', `two paths share the base name ${base}; back them up separately`);
       seen.add(base);
+      const root = scanned?.get(p);
+      if (root) roots.subdirs.set(Buffer.from(base).toString('latin1'), root);
       const st = await this.lstatRoot(p);
-      const node = await this.entry(Buffer.from(p), Buffer.from(base), base, (await parentRoot()).nodes.get(Buffer.from(base).toString('latin1')), parentRoot, entryStatOf(st));
+      const node = await this.entry(Buffer.from(p), Buffer.from(base), base, (await parentRoot()).nodes.get(Buffer.from(base).toString('latin1')), parentRoot, roots, entryStatOf(st));
       if (node) nodes.push(node);
     }
     return this.saveTree(nodes);
@@ -171,72 +188,66 @@ export class Archiver {
     }
   }
 
-  private async saveDir(abs: Buffer, rel: string, parent: ParentRef): Promise<BlobId> {
-    let scan: DirScan;
-    try {
-      scan = await this.scans.take(abs);
-    } catch (e) {
-      this.warn(`cannot read directory ${printablePath(abs)}: ${errnoCode(e) ?? (e as Error).message}`);
-      return this.saveTree([]);
-    }
-    const names = scan.names;
-    // its subdirectories are listed while this one is compared (the relative path serves only to match excludes)
-    for (let j = 0; j < names.length; j++) {
-      if (isScannedDir(scan, j) && !matchesAny(this.opts.excludes, this.relOf(rel, names[j]!), true)) this.scans.prefetch(Buffer.concat([abs, SLASH, names[j]!]));
-    }
-    // each entry's node, by its place in the scan (undefined: left out)
-    const entries: (TreeNode | undefined)[] = new Array<TreeNode | undefined>(names.length);
-    let key: Buffer | undefined;
-    if (this.opts.reuseDirTrees) {
-      // Subdirectories first: this directory's key needs their trees, and a tree remembered
-      // for it spares loading and comparing the parent snapshot's (most of an unchanged walk).
-      await this.saveEntries(abs, rel, scan, parent, entries, 'dirs');
-      key = this.dirKey(scan, rel, entries);
-      const known = this.repo.index.dirTree(key);
+  /**
+   * Saves a directory. `scanned`: what the listing of the whole tree found of it, whose key
+   * may name a tree remembered for it (then neither it nor anything under it is walked).
+   */
+  private async saveDir(abs: Buffer, rel: string, parent: ParentRef, scanned?: ScannedDir): Promise<{ id: BlobId; subtree: Subtree }> {
+    if (this.opts.reuseDirTrees && scanned?.key) {
+      const known = this.repo.index.dirTree(scanned.key);
       if (known) {
         this.progress.files += known.files;
         this.progress.unchangedFiles += known.files;
         this.progress.bytes += known.bytes;
-        if (LocalIndex.dirTreeStale(known, this.now)) this.usedDirTrees.push(key);
-        return known.tree;
+        this.progress.dirs += known.dirs;
+        if (LocalIndex.dirTreeStale(known, this.now)) this.usedDirTrees.push(scanned.key);
+        return { id: known.tree, subtree: { key: scanned.key, files: known.files, bytes: known.bytes, dirs: known.dirs } };
       }
-      await this.saveEntries(abs, rel, scan, parent, entries, 'others');
-    } else {
-      await this.saveEntries(abs, rel, scan, parent, entries, 'all');
     }
+    const held = scanned?.scan;
+    if (scanned) scanned.scan = undefined;
+    let scan: DirScan;
+    try {
+      scan = held ?? (await this.scans.take(abs));
+    } catch (e) {
+      this.warn(`cannot read directory ${printablePath(abs)}: ${errnoCode(e) ?? (e as Error).message}`);
+      return { id: await this.saveTree([]), subtree: { files: 0, bytes: 0, dirs: 0 } };
+    }
+    const names = scan.names;
+    // its subdirectories are listed while this one is compared, unless the whole tree's listing holds them
+    for (let j = 0; j < names.length; j++) {
+      if (!isScannedDir(scan, j) || scanned?.subdirs.get(names[j]!.toString('latin1'))?.scan) continue;
+      if (!matchesAny(this.opts.excludes, this.relOf(rel, names[j]!), true)) this.scans.prefetch(Buffer.concat([abs, SLASH, names[j]!]));
+    }
+    // each entry's node, by its place in the scan (undefined: left out)
+    const entries: (TreeNode | undefined)[] = new Array<TreeNode | undefined>(names.length);
+    await this.saveEntries(abs, rel, scan, parent, scanned, entries);
     const nodes = entries.filter((n): n is TreeNode => n !== undefined);
     // Every entry as the parent snapshot has it: this is the parent's tree, whose id needs no
     // encoding, hashing and index lookup of the same bytes again (an unchanged backup of the
     // bench tree spent ~0.2 s of its 1.8 on that).
     const p = await parent();
     const id = p.id !== undefined && nodes.length === p.nodes.size && nodes.every((n) => sameAs(n, p.nodes.get(nodeKey(n)))) ? p.id : await this.saveTree(nodes);
-    const counts = this.rememberable(scan, rel, entries);
-    if (counts) this.savedDirTrees.push({ key: key ?? this.dirKey(scan, rel, entries), tree: { tree: id, ...counts, used: this.now } });
-    return id;
+    const subtree = this.subtreeOf(scan, rel, entries);
+    if (subtree.key) this.savedDirTrees.push({ key: subtree.key, tree: { tree: id, files: subtree.files, bytes: subtree.bytes, dirs: subtree.dirs, used: this.now } });
+    return { id, subtree };
   }
 
-  /** An entry's path relative to the root, to match excludes against ('' when there are none). */
   private relOf(rel: string, name: Buffer): string {
-    if (this.opts.excludes.length === 0) return '';
-    return rel ? `${rel}/${name.toString('utf8')}` : name.toString('utf8');
+    return childPath(this.opts.excludes, rel, name);
   }
 
-  /**
-   * Saves a scan's entries into `entries`: its subdirectories, the others, or all. Entries are
-   * taken a batch at a time, so a large tree is never all in flight at once.
-   */
-  private async saveEntries(abs: Buffer, rel: string, scan: DirScan, parent: ParentRef, entries: (TreeNode | undefined)[], which: 'dirs' | 'others' | 'all'): Promise<void> {
+  /** Saves a scan's entries into `entries`, a batch at a time, so a large tree is never all in flight at once. */
+  private async saveEntries(abs: Buffer, rel: string, scan: DirScan, parent: ParentRef, scanned: ScannedDir | undefined, entries: (TreeNode | undefined)[]): Promise<void> {
     const names = scan.names;
-    // files are compared with the parent's nodes; subdirectories load their parent tree only if they need it
-    const p = which === 'dirs' ? undefined : await parent();
-    const fresh = p === undefined || p.nodes.size === 0;
+    const p = await parent();
+    const fresh = p.nodes.size === 0;
     for (let i = 0; i < names.length; i += ENTRY_BATCH) {
       while (this.fileSlots.waiting >= WALK_PAUSE) await new Promise<void>((resume) => this.paused.push(resume));
       let waits = false;
       const batch: (TreeNode | undefined | Promise<TreeNode | undefined>)[] = [];
       const places: number[] = [];
       for (let j = i; j < Math.min(i + ENTRY_BATCH, names.length); j++) {
-        if (which !== 'all' && isScannedDir(scan, j) !== (which === 'dirs')) continue;
         const name = names[j]!;
         const childAbs = Buffer.concat([abs, SLASH, name]);
         const failed = scanError(scan, j);
@@ -244,7 +255,7 @@ export class Archiver {
           this.entryFailed(childAbs, failed);
           continue;
         }
-        const entry = this.entry(childAbs, name, this.relOf(rel, name), fresh ? undefined : p.nodes.get(name.toString('latin1')), parent, scannedStat(scan, j));
+        const entry = this.entry(childAbs, name, this.relOf(rel, name), fresh ? undefined : p.nodes.get(name.toString('latin1')), parent, scanned, scannedStat(scan, j));
         if (entry instanceof Promise) waits = true;
         batch.push(entry);
         places.push(j);
@@ -255,35 +266,42 @@ export class Archiver {
     }
   }
 
-  private dirKey(scan: DirScan, rel: string, entries: readonly (TreeNode | undefined)[]): Buffer {
-    const subtrees: (BlobId | undefined)[] = [];
-    for (let j = 0; j < entries.length; j++) if (isScannedDir(scan, j)) subtrees.push(entries[j]?.subtree);
-    return dirTreeKey(scan, this.opts.excludes.length === 0 ? '' : `${this.excludeSources}\0${rel}`, subtrees);
-  }
-
   /**
-   * The counts to remember a directory's tree with, or undefined when a backup that finds the
-   * same scan must not take the tree as it is: an entry was lost with a warning (it could not
-   * be read, vanished, was a socket), or a file's node is not that of the scanned file (it
-   * changed between the scan and its read).
+   * What a saved directory holds, and its key when a backup that finds the same key may take
+   * its tree as it is. It may not when an entry was lost with a warning or a note (it could not
+   * be read, vanished, was a socket), here or in a subdirectory, or when a file's node is not
+   * that of the scanned file (it changed between the scan and its read).
    */
-  private rememberable(scan: DirScan, rel: string, entries: readonly (TreeNode | undefined)[]): { files: number; bytes: number } | undefined {
-    let files = 0;
-    let bytes = 0;
+  private subtreeOf(scan: DirScan, rel: string, entries: readonly (TreeNode | undefined)[]): Subtree {
+    const out: Subtree = { files: 0, bytes: 0, dirs: 0 };
+    const subdirKeys: (Buffer | null)[] = [];
+    let whole = true;
     for (let j = 0; j < entries.length; j++) {
-      if (scanError(scan, j)) return undefined;
+      if (scanError(scan, j)) {
+        whole = false;
+        continue;
+      }
       const node = entries[j];
       const st = scannedStat(scan, j);
       if (node === undefined) {
-        // a socket is left out with a note, unless an exclude leaves it out first
-        if (!matchesAny(this.opts.excludes, this.relOf(rel, scan.names[j]!), st.type === 'dir')) return undefined;
+        // left out by an exclude, or else with a warning or note (a socket)
+        if (!matchesAny(this.opts.excludes, this.relOf(rel, scan.names[j]!), st.type === 'dir')) whole = false;
+        if (st.type === 'dir') subdirKeys.push(null);
+      } else if (st.type === 'dir') {
+        const sub = this.subtrees.get(node);
+        if (!sub?.key) whole = false;
+        subdirKeys.push(sub?.key ?? null);
+        out.files += sub?.files ?? 0;
+        out.bytes += sub?.bytes ?? 0;
+        out.dirs += 1 + (sub?.dirs ?? 0);
       } else if (st.type === 'file') {
-        if (!sameFileStat(st, node)) return undefined;
-        files++;
-        bytes += st.size;
+        if (!sameFileStat(st, node)) whole = false;
+        out.files++;
+        out.bytes += st.size;
       }
     }
-    return { files, bytes };
+    if (whole) out.key = endDirKey(beginDirKey(keyContext(this.opts.excludes, rel), scan), subdirKeys);
+    return out;
   }
 
   /**
@@ -298,7 +316,7 @@ export class Archiver {
    * One directory entry, from its lstat: its node at once when nothing more is to be read (an
    * unchanged file, a device), else a promise of it; undefined when excluded.
    */
-  private entry(abs: Buffer, name: Buffer, rel: string, parentNode: TreeNode | undefined, parent: ParentRef, st: EntryStat): TreeNode | undefined | Promise<TreeNode | undefined> {
+  private entry(abs: Buffer, name: Buffer, rel: string, parentNode: TreeNode | undefined, parent: ParentRef, scanned: ScannedDir | undefined, st: EntryStat): TreeNode | undefined | Promise<TreeNode | undefined> {
     // a file where the parent had a directory or link is read as any changed file (the
     // worker's fstat gives its node)
     if (st.type === 'file') return this.fileEntry(abs, name, rel, st, parentNode);
@@ -311,7 +329,7 @@ export class Archiver {
       return undefined;
     }
     const node = st.node(name);
-    if (type === 'dir') return this.saveSubdir(abs, rel, node, this.subdirOf(parent, name));
+    if (type === 'dir') return this.saveSubdir(abs, rel, node, this.subdirOf(parent, name), scanned?.subdirs.get(name.toString('latin1')));
     if (type === 'symlink') return this.saveLink(abs, node);
     // FIFOs and devices are kept as metadata; a FIFO is never opened (a read would block).
     return node;
@@ -337,9 +355,11 @@ export class Archiver {
     this.warn(code === 'ENOENT' ? `${printablePath(abs)} vanished before it could be read` : `cannot read ${printablePath(abs)}: ${code}`);
   }
 
-  private async saveSubdir(abs: Buffer, rel: string, node: TreeNode, parent: ParentRef): Promise<TreeNode> {
+  private async saveSubdir(abs: Buffer, rel: string, node: TreeNode, parent: ParentRef, scanned: ScannedDir | undefined): Promise<TreeNode> {
     this.progress.dirs++;
-    node.subtree = await this.saveDir(abs, rel, parent);
+    const saved = await this.saveDir(abs, rel, parent, scanned);
+    node.subtree = saved.id;
+    this.subtrees.set(node, saved.subtree);
     return node;
   }
 

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import type { BlobId } from '../../repo/blobId.js';
+import { createHash, type Hash } from 'node:crypto';
+import type { PathPattern } from './glob.js';
 import { scanParts, type DirScan } from './dirScan.js';
 
 /**
@@ -9,21 +9,36 @@ import { scanParts, type DirScan } from './dirScan.js';
 const KEY_FORMAT = 'ocvault dir tree v1';
 
 /**
- * What a directory's tree is a function of, hashed: its scan (every entry's name and lstat
- * numbers, no atime), the trees of its subdirectories as this backup saved them (undefined:
- * left out), and what decides what is left out (the excludes, and the directory's path
- * relative to the root they match against). A directory whose key is the same as when a
- * backup saved its tree has that tree again: unchanged files keep the nodes that backup gave
- * them, as an incremental backup keeps its parent's.
+ * What decides which of a directory's entries are left out: the excludes, and the directory's
+ * path relative to the root they match against ('' without excludes, as nothing is matched).
  */
-export function dirTreeKey(scan: DirScan, excludeContext: string, subtrees: readonly (BlobId | undefined)[]): Buffer {
+export function keyContext(excludes: readonly PathPattern[], rel: string): string {
+  return excludes.length === 0 ? '' : `${excludes.map((p) => p.source).join('\n')}\0${rel}`;
+}
+
+/**
+ * A directory's key, begun: its scan (every entry's name and lstat numbers, no atime) and
+ * what leaves entries out. endDirKey adds its subdirectories' keys.
+ */
+export function beginDirKey(context: string, scan: DirScan): Hash {
   const h = createHash('sha256');
   h.update(KEY_FORMAT);
   h.update('\0');
-  h.update(excludeContext);
+  h.update(context);
   h.update('\0');
   for (const part of scanParts(scan)) h.update(part);
-  // ids are of one length: '-' (left out) cannot be mistaken for one
-  for (const id of subtrees) h.update(id ?? '-');
+  return h;
+}
+
+/**
+ * The key of the whole tree under a directory: a Merkle hash over what a backup sees of it.
+ * `subdirKeys`: the keys of its subdirectories in scan order, null for one left out. A
+ * directory whose key is the same as when a backup saved its tree has that tree again, down
+ * to the last file: unchanged files keep the nodes that backup gave them, as an incremental
+ * backup keeps its parent's.
+ */
+export function endDirKey(h: Hash, subdirKeys: readonly (Buffer | null)[]): Buffer {
+  // keys are of one length: '-' (left out) cannot be mistaken for one
+  for (const k of subdirKeys) h.update(k ?? '-');
   return h.digest();
 }

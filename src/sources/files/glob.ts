@@ -58,3 +58,12 @@ export function matchesAny(pats: readonly PathPattern[], relPath: string, isDir:
   for (const p of pats) if (matchesPattern(p, relPath, isDir)) return true;
   return false;
 }
+
+/**
+ * The path excludes match an entry `name` of the directory at `parent` against: relative to
+ * the backed-up root, '/'-separated; '' when there are no excludes (nothing to match).
+ */
+export function childPath(pats: readonly PathPattern[], parent: string, name: Buffer): string {
+  if (pats.length === 0) return '';
+  return parent ? `${parent}/${name.toString('utf8')}` : name.toString('utf8');
+}
