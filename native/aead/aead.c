@@ -269,9 +269,7 @@ static int scan_order(const void *a, const void *b) {
   return x->len < y->len ? -1 : x->len > y->len ? 1 : 0;
 }
 
-static void scan_execute(napi_env env, void *data) {
-  scan_job *job = data;
-  (void)env;
+static void scan_one(scan_job *job) {
   job->err = 0; /* EAGAIN until it runs (scan_dir) */
   int fd = open(job->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
@@ -359,15 +357,22 @@ static void scan_execute(napi_env env, void *data) {
   free(entries);
 }
 
+static void scan_execute(napi_env env, void *data) {
+  (void)env;
+  scan_one(data);
+}
+
+/* a scan's result as JS: its buffer, or its errno (ENOMEM when the buffer cannot be made) */
+static napi_value scan_result(napi_env env, napi_status status, scan_job *job) {
+  napi_value result;
+  if (status == napi_ok && job->err == 0 && napi_create_buffer_copy(env, job->out_len, job->out, NULL, &result) == napi_ok) return result;
+  napi_create_int32(env, job->err != 0 ? job->err : ENOMEM, &result);
+  return result;
+}
+
 static void scan_complete(napi_env env, napi_status status, void *data) {
   scan_job *job = data;
-  napi_value result;
-  if (status == napi_ok && job->err == 0 && napi_create_buffer_copy(env, job->out_len, job->out, NULL, &result) == napi_ok) {
-    napi_resolve_deferred(env, job->deferred, result);
-  } else {
-    napi_create_int32(env, job->err != 0 ? job->err : ENOMEM, &result);
-    napi_resolve_deferred(env, job->deferred, result);
-  }
+  napi_resolve_deferred(env, job->deferred, scan_result(env, status, job));
   napi_delete_async_work(env, job->work);
   free(job->out);
   free(job->path);
@@ -400,6 +405,89 @@ static napi_value scan_dir(napi_env env, napi_callback_info info) {
     napi_resolve_deferred(env, job->deferred, result);
     free(job->path);
     free(job);
+  }
+  return promise;
+}
+
+/*
+ * scanDirs(paths): scanDir for several directories in one thread-pool job, resolving to an
+ * array of what scanDir resolves to, in the order given. `paths` holds the directory names,
+ * each ended by a NUL byte. A job costs the main thread more than listing a small directory
+ * (making and queueing the work, waking a pool thread, completing it): a backup lists a
+ * tree's directories a level at a time, in a few jobs.
+ */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  size_t count;
+  scan_job *scans;
+} scan_many_job;
+
+static void scan_many_free(scan_many_job *job) {
+  for (size_t i = 0; i < job->count; i++) {
+    free(job->scans[i].out);
+    free(job->scans[i].path);
+  }
+  free(job->scans);
+  free(job);
+}
+
+static void scan_many_execute(napi_env env, void *data) {
+  scan_many_job *job = data;
+  (void)env;
+  for (size_t i = 0; i < job->count; i++) scan_one(&job->scans[i]);
+}
+
+static void scan_many_complete(napi_env env, napi_status status, void *data) {
+  scan_many_job *job = data;
+  napi_value results;
+  napi_create_array_with_length(env, job->count, &results);
+  for (size_t i = 0; i < job->count; i++) napi_set_element(env, results, (uint32_t)i, scan_result(env, status, &job->scans[i]));
+  napi_resolve_deferred(env, job->deferred, results);
+  napi_delete_async_work(env, job->work);
+  scan_many_free(job);
+}
+
+static napi_value scan_dirs(napi_env env, napi_callback_info info) {
+  napi_value promise;
+  unsigned char *bytes;
+  size_t len;
+  if (!one_bytes_arg(env, info, &bytes, &len)) return NULL;
+  scan_many_job *job = calloc(1, sizeof *job);
+  size_t count = 0;
+  for (size_t i = 0; i < len; i++) count += bytes[i] == 0;
+  if (job == NULL || (job->scans = calloc(count > 0 ? count : 1, sizeof *job->scans)) == NULL) {
+    free(job);
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  for (size_t at = 0; job->count < count; job->count++) {
+    size_t n = strlen((const char *)bytes + at);
+    scan_job *scan = &job->scans[job->count];
+    if ((scan->path = malloc(n + 1)) == NULL) {
+      scan_many_free(job);
+      napi_throw_error(env, NULL, "out of memory");
+      return NULL;
+    }
+    memcpy(scan->path, bytes + at, n + 1);
+    /* EAGAIN until it runs, as scanDir's */
+    scan->err = EAGAIN;
+    at += n + 1;
+  }
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    scan_many_free(job);
+    return NULL;
+  }
+  if (!queue_job(env, "ocvault.scanDirs", scan_many_execute, scan_many_complete, job, &job->work)) {
+    napi_value results;
+    napi_create_array_with_length(env, job->count, &results);
+    for (size_t i = 0; i < job->count; i++) {
+      napi_value e;
+      napi_create_int32(env, EAGAIN, &e);
+      napi_set_element(env, results, (uint32_t)i, e);
+    }
+    napi_resolve_deferred(env, job->deferred, results);
+    scan_many_free(job);
   }
   return promise;
 }
@@ -469,6 +557,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("pageOffset", page_offset),
       EXPORT("prefetch", prefetch),
       EXPORT("scanDir", scan_dir),
+      EXPORT("scanDirs", scan_dirs),
       EXPORT("dropCached", drop_cached),
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);

@@ -17,6 +17,8 @@ export interface NativeAddon {
   prefetch?: (paths: Uint8Array) => void;
   /** a directory's entries with the lstat of each, from the thread pool; an errno number when it cannot be read (sources/files/dirScan.ts) */
   scanDir?: (path: Uint8Array) => Promise<Buffer | number>;
+  /** scanDir for several directories (names each ended by a NUL) in one thread-pool job */
+  scanDirs?: (paths: Uint8Array) => Promise<(Buffer | number)[]>;
   /** frees the page-cache pages of a range of an open file (POSIX_FADV_DONTNEED) */
   dropCached?: (fd: number, offset: number, length: number) => void;
 }

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { DirScanner, entryStatOf, isScannedDir, scanDir, scanDirSync, scanError, scannedStat, type DirScan } from '../../src/sources/files/dirScan.js';
+import { DirScanner, entryStatOf, isScannedDir, scanDir, scanDirs, scanDirSync, scanError, scannedStat, type DirScan } from '../../src/sources/files/dirScan.js';
 import { nativeAddon } from '../../src/storage/nativeAddon.js';
 
 /** A directory with an entry of every kind a walk meets, odd names and old times included. */
@@ -74,6 +74,29 @@ test('directory scans: a missing directory, a file and a link to a directory are
     // a directory swapped for a link while the walk ran is not followed out of the tree
     if (nativeAddon()?.scanDir) assert.equal(await code(path.join(dir, 'to-sub')), 'ENOTDIR');
     assert.equal((await scanDir(Buffer.from(path.join(dir, 'sub')))).names.length, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('directory scans: several directories in one job give, in order, what scanning each gives', async () => {
+  const dir = await tree();
+  try {
+    const dirs = [dir, path.join(dir, 'missing'), path.join(dir, 'sub'), path.join(dir, 'plain.txt'), path.join(dir, 'Z upper'), dir].map((d) => Buffer.from(d));
+    const many = await scanDirs(dirs);
+    assert.equal(many.length, dirs.length);
+    for (const [i, d] of dirs.entries()) {
+      const one = await scanDir(d).catch((e: Error) => e);
+      const got = many[i]!;
+      if (one instanceof Error) {
+        assert.ok(got instanceof Error, `${d.toString()}: an error`);
+        assert.equal((got as { code?: string }).code, (one as { code?: string }).code, d.toString());
+      } else {
+        assert.ok(!(got instanceof Error), `${d.toString()}: ${String(got)}`);
+        assert.deepEqual(entries(got), entries(one), d.toString());
+      }
+    }
+    assert.deepEqual(await scanDirs([]), []);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

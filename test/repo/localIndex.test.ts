@@ -43,3 +43,46 @@ test('local index: findMany gives what find gives, across batches, for blobs in 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('local index: remembered directory trees are found only while indexed, kept while used, forgotten when unused or when blobs may have gone', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ocv-index-'));
+  const index = LocalIndex.open(dir);
+  try {
+    const trees = [hex(32), hex(32), hex(32)];
+    index.addSegment(hex(32), { version: 1, supersedes: [], packs: [{ id: hex(32), size: 1 << 20, blobs: trees.map((id, i) => ({ id, type: 'tree', offset: i * 100, length: 90, rawLength: 200 })) }] });
+    const keys = [randomBytes(32), randomBytes(32), randomBytes(32), randomBytes(32)];
+    const day = 24 * 3600;
+    const t0 = 1_700_000_000;
+    const row = (tree: string, files: number): { tree: string; files: number; bytes: number; dirs: number; used: number } => ({ tree, files, bytes: files * 10, dirs: files % 3, used: 0 });
+    index.recordDirTrees(
+      [
+        { key: keys[0]!, tree: row(trees[0]!, 5) },
+        { key: keys[1]!, tree: row(trees[1]!, 7) },
+        { key: keys[2]!, tree: row(trees[2]!, 1) },
+        // a tree no segment lists (a prune took it, say): never given out
+        { key: keys[3]!, tree: row(hex(32), 2) },
+      ],
+      [],
+      t0,
+    );
+    assert.deepEqual(index.dirTree(keys[0]!), { tree: trees[0], files: 5, bytes: 50, dirs: 2, used: t0 });
+    assert.equal(index.dirTree(keys[3]!), undefined);
+    assert.equal(LocalIndex.dirTreeStale(index.dirTree(keys[0]!)!, t0 + day - 1), false);
+    assert.equal(LocalIndex.dirTreeStale(index.dirTree(keys[0]!)!, t0 + day), true);
+    // 50 days on, the first is used; 70 days on, the others (unused for 70) are forgotten
+    index.recordDirTrees([], [keys[0]!], t0 + 50 * day);
+    index.recordDirTrees([], [keys[1]!], t0 + 70 * day);
+    assert.equal(index.dirTree(keys[0]!)?.used, t0 + 50 * day);
+    assert.equal(index.dirTree(keys[1]!)?.used, t0 + 70 * day);
+    assert.equal(index.dirTree(keys[2]!), undefined);
+    // a segment that supersedes another may have taken blobs with it: everything is forgotten
+    index.addSegment(hex(32), { version: 1, supersedes: [hex(32)], packs: [] });
+    assert.equal(index.dirTree(keys[0]!), undefined);
+    index.recordDirTrees([{ key: keys[0]!, tree: row(trees[0]!, 5) }], [], t0);
+    index.clearBlobs();
+    assert.equal(index.dirTree(keys[0]!), undefined);
+  } finally {
+    index.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

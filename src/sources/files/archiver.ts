@@ -10,7 +10,7 @@ import { childPath, matchesAny, type PathPattern } from './glob.js';
 import { printablePath } from './printable.js';
 import { FileSlots } from './fileSlots.js';
 import { fileNodeFromRead, linkTarget, sameFileStat } from './fileNode.js';
-import { beginDirKey, endDirKey, keyContext } from './dirTreeKey.js';
+import { dirTreeKey, keyContext, scanDigest } from './dirTreeKey.js';
 import { scanRoots, type ScannedDir } from './scanTree.js';
 import { LocalIndex, type DirTree } from '../../repo/localIndex.js';
 import { DirScanner, entryStatOf, isScannedDir, scanError, scannedStat, type DirScan, type EntryStat } from './dirScan.js';
@@ -84,6 +84,17 @@ type ParentRef = () => Promise<ParentDir>;
 function once<T>(load: () => Promise<T>): () => Promise<T> {
   let loaded: Promise<T> | undefined;
   return () => (loaded ??= load());
+}
+
+/** The keys of a listed directory and of every directory under it. */
+function keysUnder(dir: ScannedDir): Buffer[] {
+  const keys: Buffer[] = [];
+  const visit = (d: ScannedDir): void => {
+    if (d.key) keys.push(d.key);
+    for (const sub of d.subdirs.values()) visit(sub);
+  };
+  visit(dir);
+  return keys;
 }
 
 function sameAs(node: TreeNode, parent: TreeNode | undefined): boolean {
@@ -200,7 +211,8 @@ export class Archiver {
         this.progress.unchangedFiles += known.files;
         this.progress.bytes += known.bytes;
         this.progress.dirs += known.dirs;
-        if (LocalIndex.dirTreeStale(known, this.now)) this.usedDirTrees.push(scanned.key);
+        // the trees under it are in use too, though not looked up: they stay remembered with it
+        if (LocalIndex.dirTreeStale(known, this.now)) this.usedDirTrees.push(...keysUnder(scanned));
         return { id: known.tree, subtree: { key: scanned.key, files: known.files, bytes: known.bytes, dirs: known.dirs } };
       }
     }
@@ -300,7 +312,7 @@ export class Archiver {
         out.bytes += st.size;
       }
     }
-    if (whole) out.key = endDirKey(beginDirKey(keyContext(this.opts.excludes, rel), scan), subdirKeys);
+    if (whole) out.key = dirTreeKey(scanDigest(keyContext(this.opts.excludes, rel), scan), subdirKeys);
     return out;
   }
 

@@ -63,6 +63,20 @@ export async function scanDir(dir: Buffer): Promise<DirScan> {
   return decodeScan(result);
 }
 
+/**
+ * Lists several directories in one thread-pool job where the addon can (a job costs the main
+ * thread more than listing a small directory), else one after another; each as scanDir would
+ * give it, or the error it would reject with.
+ */
+export async function scanDirs(dirs: readonly Buffer[]): Promise<(DirScan | Error)[]> {
+  const native = nativeAddon()?.scanDirs;
+  if (!native) return Promise.all(dirs.map((d) => scanDir(d).catch((e: Error) => e)));
+  const results = await native(Buffer.concat(dirs.flatMap((d) => [d, NUL])));
+  return results.map((r, i) => (typeof r === 'number' ? errnoError(r, 'scandir', dirs[i]!) : decodeScan(r)));
+}
+
+const NUL = Buffer.alloc(1);
+
 /** The addon's buffer (see scan_dir in native/aead/aead.c): a count, the names' offset, the numbers, the names. */
 function decodeScan(bytes: Buffer): DirScan {
   const count = bytes.readUInt32LE(0);

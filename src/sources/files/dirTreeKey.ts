@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { PathPattern } from './glob.js';
 import { scanParts, type DirScan } from './dirScan.js';
 
@@ -17,27 +17,29 @@ export function keyContext(excludes: readonly PathPattern[], rel: string): strin
 }
 
 /**
- * A directory's key, begun: its scan (every entry's name and lstat numbers, no atime) and
- * what leaves entries out. endDirKey adds its subdirectories' keys.
+ * What a backup sees of a directory itself, hashed: its scan (every entry's name and lstat
+ * numbers, no atime) and what leaves entries out.
  */
-export function beginDirKey(context: string, scan: DirScan): Hash {
+export function scanDigest(context: string, scan: DirScan): Buffer {
   const h = createHash('sha256');
   h.update(KEY_FORMAT);
   h.update('\0');
   h.update(context);
   h.update('\0');
   for (const part of scanParts(scan)) h.update(part);
-  return h;
+  return h.digest();
 }
 
 /**
- * The key of the whole tree under a directory: a Merkle hash over what a backup sees of it.
- * `subdirKeys`: the keys of its subdirectories in scan order, null for one left out. A
- * directory whose key is the same as when a backup saved its tree has that tree again, down
- * to the last file: unchanged files keep the nodes that backup gave them, as an incremental
- * backup keeps its parent's.
+ * The key of the whole tree under a directory: a Merkle hash over what a backup sees of it,
+ * from its scanDigest and `subdirKeys`, the keys of its subdirectories in scan order (null for
+ * one left out). A directory whose key is the same as when a backup saved its tree has that
+ * tree again, down to the last file: unchanged files keep the nodes that backup gave them, as
+ * an incremental backup keeps its parent's.
  */
-export function endDirKey(h: Hash, subdirKeys: readonly (Buffer | null)[]): Buffer {
+export function dirTreeKey(digest: Buffer, subdirKeys: readonly (Buffer | null)[]): Buffer {
+  const h = createHash('sha256');
+  h.update(digest);
   // keys are of one length: '-' (left out) cannot be mistaken for one
   for (const k of subdirKeys) h.update(k ?? '-');
   return h.digest();
