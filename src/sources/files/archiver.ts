@@ -76,8 +76,8 @@ interface Subtree {
 }
 
 /**
- * A parent snapshot's directory, loaded when first asked for: a directory whose tree is
- * remembered (ArchiveOptions.reuseDirTrees) does not need it, nor then do its ancestors.
+ * A parent snapshot's directory, loaded when first asked for: only the directories the walk
+ * goes into ask, not those whose trees are remembered (ArchiveOptions.reuseDirTrees).
  */
 type ParentRef = () => Promise<ParentDir>;
 
