@@ -283,8 +283,7 @@ export class LocalIndex {
    * Remembers the directory trees of a backup whose blobs are all indexed, marks those it used
    * again, and forgets those unused for DIR_TREE_TTL_S.
    */
-  recordDirTrees(saved: readonly { key: Buffer; tree: DirTree }[], used: readonly Buffer[], now: number): void {
-    if (saved.length === 0 && used.length === 0) return;
+  recordDirTrees(saved: Iterable<{ key: Buffer; tree: DirTree }>, used: readonly Buffer[], now: number): void {
     this.write(this.db.transaction(() => {
       const put = this.db.prepare('INSERT OR REPLACE INTO dir_trees (key, tree, files, bytes, dirs, used) VALUES (?, ?, ?, ?, ?, ?)');
       for (const { key, tree } of saved) put.run(key, Buffer.from(tree.tree, 'hex'), tree.files, tree.bytes, tree.dirs, now);

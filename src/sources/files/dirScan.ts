@@ -151,6 +151,15 @@ export function isScannedDir(scan: DirScan, i: number): boolean {
   return scan.fields[i * FIELDS + ERRNO] === 0 && nodeTypeOfMode(scan.fields[i * FIELDS + MODE]!) === 'dir';
 }
 
+/** Entry `i`'s type (undefined: a socket) and size, without an EntryStat (its lstat must not have failed). */
+export function scannedType(scan: DirScan, i: number): NodeType | undefined {
+  return nodeTypeOfMode(scan.fields[i * FIELDS + MODE]!);
+}
+
+export function scannedSize(scan: DirScan, i: number): number {
+  return scan.fields[i * FIELDS + SIZE]!;
+}
+
 /** Nanoseconds since the epoch as the decimal text trees keep (BigIntStats' mtimeNs.toString()). */
 function nsText(seconds: number, nanos: number): string {
   if (seconds > 0) return `${seconds}${String(nanos).padStart(9, '0')}`;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { PathPattern } from './glob.js';
 import { scanParts, type DirScan } from './dirScan.js';
 
@@ -21,13 +21,7 @@ export function keyContext(excludes: readonly PathPattern[], rel: string): strin
  * numbers, no atime) and what leaves entries out.
  */
 export function scanDigest(context: string, scan: DirScan): Buffer {
-  const h = createHash('sha256');
-  h.update(KEY_FORMAT);
-  h.update('\0');
-  h.update(context);
-  h.update('\0');
-  for (const part of scanParts(scan)) h.update(part);
-  return h.digest();
+  return sha256([Buffer.from(`${KEY_FORMAT}\0${context}\0`), ...scanParts(scan)]);
 }
 
 /**
@@ -38,9 +32,13 @@ export function scanDigest(context: string, scan: DirScan): Buffer {
  * an incremental backup keeps its parent's.
  */
 export function dirTreeKey(digest: Buffer, subdirKeys: readonly (Buffer | null)[]): Buffer {
-  const h = createHash('sha256');
-  h.update(digest);
   // keys are of one length: '-' (left out) cannot be mistaken for one
-  for (const k of subdirKeys) h.update(k ?? '-');
-  return h.digest();
+  return sha256([digest, ...subdirKeys.map((k) => k ?? LEFT_OUT)]);
+}
+
+const LEFT_OUT = Buffer.from('-');
+
+/** One-shot SHA-256 of parts (crypto.hash: no Hash object, with its native state, per call). */
+function sha256(parts: readonly Uint8Array[]): Buffer {
+  return hash('sha256', parts.length === 1 ? parts[0]! : Buffer.concat(parts), 'buffer');
 }
