@@ -234,10 +234,13 @@ static napi_value prefetch(napi_env env, napi_callback_info info) {
 }
 
 /*
- * scanDir(path): a directory's entries with the lstat of each, read in one thread-pool job, so
- * that the walk of a backup finds its next directories listed while it compares this one
- * (src/sources/files/dirScan.ts). Resolves with a buffer, or with an errno number when the
- * directory cannot be opened or read:
+ * scanDirs(paths): each directory's entries with the lstat of each, read in one thread-pool
+ * job, so that the walk of a backup finds its next directories listed while it compares this
+ * one, and its listing before the walk goes a level of the tree at a time in a few jobs (a
+ * job costs the main thread more than listing a small directory: making and queueing the
+ * work, waking a pool thread, completing it). `paths` holds the directory names, each ended
+ * by a NUL byte (src/sources/files/dirScan.ts). Resolves with an array, in the order given,
+ * of a buffer for each directory, or an errno number for one that cannot be opened or read:
  *   uint32 count, uint32 offset of the names; then per entry SCAN_FIELDS doubles (errno of its
  *   lstat or 0, st_mode, uid, gid, size, inode, rdev, mtime s, mtime ns, ctime s, ctime ns,
  *   name length); then the names back to back, in the order of Buffer.compare.
@@ -251,9 +254,8 @@ typedef struct {
   double f[SCAN_FIELDS];
 } scan_entry;
 
+/* one directory of a scanDirs job */
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
   char *path;
   int err;
   unsigned char *out;
@@ -270,7 +272,7 @@ static int scan_order(const void *a, const void *b) {
 }
 
 static void scan_one(scan_job *job) {
-  job->err = 0; /* EAGAIN until it runs (scan_dir) */
+  job->err = 0; /* EAGAIN until it runs (scan_dirs) */
   int fd = open(job->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     job->err = errno;
@@ -357,11 +359,6 @@ static void scan_one(scan_job *job) {
   free(entries);
 }
 
-static void scan_execute(napi_env env, void *data) {
-  (void)env;
-  scan_one(data);
-}
-
 /* a scan's result as JS: its buffer, or its errno (ENOMEM when the buffer cannot be made) */
 static napi_value scan_result(napi_env env, napi_status status, scan_job *job) {
   napi_value result;
@@ -370,52 +367,6 @@ static napi_value scan_result(napi_env env, napi_status status, scan_job *job) {
   return result;
 }
 
-static void scan_complete(napi_env env, napi_status status, void *data) {
-  scan_job *job = data;
-  napi_resolve_deferred(env, job->deferred, scan_result(env, status, job));
-  napi_delete_async_work(env, job->work);
-  free(job->out);
-  free(job->path);
-  free(job);
-}
-
-static napi_value scan_dir(napi_env env, napi_callback_info info) {
-  napi_value promise;
-  unsigned char *bytes;
-  size_t len;
-  if (!one_bytes_arg(env, info, &bytes, &len)) return NULL;
-  scan_job *job = calloc(1, sizeof *job);
-  if (job == NULL || (job->path = malloc(len + 1)) == NULL) {
-    free(job);
-    napi_throw_error(env, NULL, "out of memory");
-    return NULL;
-  }
-  memcpy(job->path, bytes, len);
-  job->path[len] = 0;
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
-    free(job->path);
-    free(job);
-    return NULL;
-  }
-  /* a job that cannot be queued resolves with EAGAIN, as after a run */
-  job->err = EAGAIN;
-  if (!queue_job(env, "ocvault.scanDir", scan_execute, scan_complete, job, &job->work)) {
-    napi_value result;
-    napi_create_int32(env, EAGAIN, &result);
-    napi_resolve_deferred(env, job->deferred, result);
-    free(job->path);
-    free(job);
-  }
-  return promise;
-}
-
-/*
- * scanDirs(paths): scanDir for several directories in one thread-pool job, resolving to an
- * array of what scanDir resolves to, in the order given. `paths` holds the directory names,
- * each ended by a NUL byte. A job costs the main thread more than listing a small directory
- * (making and queueing the work, waking a pool thread, completing it): a backup lists a
- * tree's directories a level at a time, in a few jobs.
- */
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
@@ -470,7 +421,7 @@ static napi_value scan_dirs(napi_env env, napi_callback_info info) {
       return NULL;
     }
     memcpy(scan->path, bytes + at, n + 1);
-    /* EAGAIN until it runs, as scanDir's */
+    /* a job that cannot be queued resolves with EAGAIN, as after a run */
     scan->err = EAGAIN;
     at += n + 1;
   }
@@ -556,7 +507,6 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("open", open_),
       EXPORT("pageOffset", page_offset),
       EXPORT("prefetch", prefetch),
-      EXPORT("scanDir", scan_dir),
       EXPORT("scanDirs", scan_dirs),
       EXPORT("dropCached", drop_cached),
   };

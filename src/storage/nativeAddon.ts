@@ -15,9 +15,7 @@ export interface NativeAddon {
   pageOffset?: (bytes: Uint8Array) => number;
   /** starts reading the heads of files (names each ended by a NUL) into the page cache, from the thread pool (readAhead.ts) */
   prefetch?: (paths: Uint8Array) => void;
-  /** a directory's entries with the lstat of each, from the thread pool; an errno number when it cannot be read (sources/files/dirScan.ts) */
-  scanDir?: (path: Uint8Array) => Promise<Buffer | number>;
-  /** scanDir for several directories (names each ended by a NUL) in one thread-pool job */
+  /** directories' entries with the lstat of each (names each ended by a NUL), in one thread-pool job; an errno number for one that cannot be read (sources/files/dirScan.ts) */
   scanDirs?: (paths: Uint8Array) => Promise<(Buffer | number)[]>;
   /** frees the page-cache pages of a range of an open file (POSIX_FADV_DONTNEED) */
   dropCached?: (fd: number, offset: number, length: number) => void;

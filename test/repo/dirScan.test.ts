@@ -37,7 +37,7 @@ function entries(scan: DirScan): { name: string; error?: string; type?: string; 
 }
 
 test('directory scans: the addon lists what readdir and lstat give, in Buffer order, with the same nodes', async (t) => {
-  if (!nativeAddon()?.scanDir) return t.skip('the addon is not built');
+  if (!nativeAddon()?.scanDirs) return t.skip('the addon is not built');
   const dir = await tree();
   try {
     const native = await scanDir(Buffer.from(dir));
@@ -72,7 +72,7 @@ test('directory scans: a missing directory, a file and a link to a directory are
     assert.equal(await code(path.join(dir, 'missing')), 'ENOENT');
     assert.equal(await code(path.join(dir, 'plain.txt')), 'ENOTDIR');
     // a directory swapped for a link while the walk ran is not followed out of the tree
-    if (nativeAddon()?.scanDir) assert.equal(await code(path.join(dir, 'to-sub')), 'ENOTDIR');
+    if (nativeAddon()?.scanDirs) assert.equal(await code(path.join(dir, 'to-sub')), 'ENOTDIR');
     assert.equal((await scanDir(Buffer.from(path.join(dir, 'sub')))).names.length, 0);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import { msOfNs, nodeFromFields, nodeFromStat, nodeType, nodeTypeOfMode } from '
 
 /**
  * A directory listed with the lstat of every entry, names in Buffer.compare order. The addon
- * does it in one thread-pool job (native/aead, scanDir), so a backup's walk can have its next
+ * does it in a thread-pool job (native/aead, scanDirs), so a backup's walk can have its next
  * directories listed on the other core while it compares this one: listing and lstat were
  * ~0.3 s of an unchanged backup's ~1.2 s on the main thread. Columnar, as the addon gives it:
  * one Float64Array of FIELDS numbers per entry, not an object each.
@@ -56,11 +56,10 @@ function errnoError(errno: number, syscall: string, path: Buffer): Error {
 
 /** Lists `dir`; rejects as readdir would (ENOENT, EACCES, ENOTDIR); with the addon, a link put in its place is not followed (ENOTDIR). */
 export async function scanDir(dir: Buffer): Promise<DirScan> {
-  const native = nativeAddon()?.scanDir;
-  if (!native) return scanDirSync(dir);
-  const result = await native(dir);
-  if (typeof result === 'number') throw errnoError(result, 'scandir', dir);
-  return decodeScan(result);
+  if (!nativeAddon()?.scanDirs) return scanDirSync(dir);
+  const [scan] = await scanDirs([dir]);
+  if (scan instanceof Error) throw scan;
+  return scan!;
 }
 
 /**
@@ -77,7 +76,7 @@ export async function scanDirs(dirs: readonly Buffer[]): Promise<(DirScan | Erro
 
 const NUL = Buffer.alloc(1);
 
-/** The addon's buffer (see scan_dir in native/aead/aead.c): a count, the names' offset, the numbers, the names. */
+/** The addon's buffer for a directory (see scan_one in native/aead/aead.c): a count, the names' offset, the numbers, the names. */
 function decodeScan(bytes: Buffer): DirScan {
   const count = bytes.readUInt32LE(0);
   let at = bytes.readUInt32LE(4);
@@ -259,7 +258,7 @@ export class DirScanner {
   }
 
   prefetch(dir: Buffer): void {
-    if (this.ahead.size >= SCANS_AHEAD || !nativeAddon()?.scanDir) return;
+    if (this.ahead.size >= SCANS_AHEAD || !nativeAddon()?.scanDirs) return;
     const key = dir.toString('latin1');
     if (this.ahead.has(key)) return;
     this.ahead.set(key, { dir });
